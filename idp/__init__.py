@@ -1,0 +1,95 @@
+"""idp: the identity backend of the chat.
+
+:func:`create_app` is the only place where anything is wired.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flask import Flask, Response
+from flask_migrate import Migrate
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from idp import api, cli, errors
+from idp.config import PROJECT_ROOT, Settings, load_settings
+from idp.connectors.registry import build_registry
+from idp.models import db
+from idp.runtime import EXTENSION_KEY, Clock, Randomness, Runtime, SystemRandomness, system_clock
+from idp.sessions import current as current_session
+from idp.sessions.cookies import CookieJar
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    clock: Clock | None = None,
+    random: Randomness | None = None,
+) -> Flask:
+    settings = settings or load_settings(os.environ)
+    clock = clock or system_clock
+    app = Flask(__name__, instance_path=settings.instance_path, static_folder=None)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SQLALCHEMY_DATABASE_URI=settings.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(settings),
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
+            parents=True, exist_ok=True
+        )
+
+    db.init_app(app)
+    Migrate(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
+
+    app.extensions[EXTENSION_KEY] = Runtime(
+        settings=settings,
+        clock=clock,
+        random=random or SystemRandomness(),
+        connectors=build_registry(settings, clock),
+        cookies=CookieJar.from_settings(settings),
+    )
+    if settings.proxy_count:
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count
+        )
+
+    errors.register_error_handlers(app)
+    current_session.init_app(app)
+    api.init_app(app)
+    cli.init_app(app)
+    app.after_request(_security_headers)
+    return app
+
+
+def _engine_options(settings: Settings) -> dict[str, object]:
+    if settings.database_url.startswith("sqlite"):
+        # Wait for a writer instead of failing at once when several workers share the file.
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+
+
+def _sqlite_pragmas(connection: object, _record: object) -> None:
+    cursor = connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _security_headers(response: Response) -> Response:
+    headers = response.headers
+    headers.setdefault("X-Content-Type-Options", "nosniff")
+    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    headers.setdefault("X-Frame-Options", "DENY")
+    headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    return response

@@ -1,0 +1,81 @@
+"""Reading and validating JSON request bodies; every failure is a typed 4xx."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+
+from idp.errors import MalformedJSONError, UnsupportedMediaTypeError, ValidationError
+
+MAX_STRING = 2048
+
+
+def json_body() -> dict[str, Any]:
+    """The request's JSON object. An empty body counts as ``{}``.
+
+    Only ``application/json`` is accepted: it cannot be sent cross-site without a CORS preflight.
+    """
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return {}
+    if request.mimetype != "application/json":
+        if not request.mimetype:
+            raise UnsupportedMediaTypeError()
+        raise UnsupportedMediaTypeError(
+            f'Content-Type "{request.mimetype[:100]}" is not allowed. '
+            "Allowed types: application/json"
+        )
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise MalformedJSONError() from None
+    if not isinstance(body, dict):
+        raise ValidationError("[body] Invalid input: expected object")
+    return body
+
+
+def string(
+    body: dict[str, Any], key: str, *, required: bool = False, max_length: int = MAX_STRING
+) -> str | None:
+    value = body.get(key)
+    if value is None:
+        if required:
+            raise ValidationError(
+                f"[body.{key}] Invalid input: expected string, received undefined"
+            )
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(f"[body.{key}] Invalid input: expected string")
+    if len(value) > max_length:
+        raise ValidationError(
+            f"[body.{key}] Too big: expected string to have <={max_length} characters"
+        )
+    return value
+
+
+def required_string(body: dict[str, Any], key: str, *, max_length: int = MAX_STRING) -> str:
+    value = string(body, key, required=True, max_length=max_length)
+    assert value is not None
+    return value
+
+
+def boolean(body: dict[str, Any], key: str) -> bool:
+    value = body.get(key, False)
+    if not isinstance(value, bool):
+        raise ValidationError(f"[body.{key}] Invalid input: expected boolean")
+    return value
+
+
+def string_list(body: dict[str, Any], key: str, *, max_items: int = 20) -> tuple[str, ...]:
+    value = body.get(key)
+    if value is None:
+        return ()
+    if (
+        not isinstance(value, list)
+        or len(value) > max_items
+        or not all(isinstance(v, str) and 0 < len(v) <= 128 for v in value)
+    ):
+        raise ValidationError(f"[body.{key}] Invalid input: expected array of strings")
+    return tuple(value)

@@ -1,0 +1,53 @@
+"""The JSON shapes of Better Auth (camelCase keys, ISO-8601 UTC dates ending in ``Z``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from idp.models import Account, Session, User
+
+
+def iso(moment: datetime) -> str:
+    """JavaScript's ``Date.prototype.toISOString()``: milliseconds, UTC, ``Z``."""
+    utc = moment.astimezone(UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+
+
+def user_json(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "name": user.name,
+        "email": user.email,
+        "emailVerified": user.email_verified,
+        "image": user.image,
+        "createdAt": iso(user.created_at),
+        "updatedAt": iso(user.updated_at),
+    }
+
+
+def session_json(session: Session) -> dict[str, Any]:
+    # Better Auth puts the bearer token here; we never hand it to JavaScript. The session id
+    # stands in its place, and revoke-session accepts it back.
+    return {
+        "id": session.id,
+        "token": session.id,
+        "userId": session.user_id,
+        "expiresAt": iso(session.expires_at),
+        "createdAt": iso(session.created_at),
+        "updatedAt": iso(session.updated_at),
+        "ipAddress": session.ip_address,
+        "userAgent": session.user_agent,
+    }
+
+
+def account_json(account: Account) -> dict[str, Any]:
+    return {
+        "id": account.id,
+        "providerId": account.provider_id,
+        "accountId": account.account_id,
+        "userId": account.user_id,
+        "scopes": (account.scope or "").replace(",", " ").split(),
+        "createdAt": iso(account.created_at),
+        "updatedAt": iso(account.updated_at),
+    }

@@ -1,0 +1,121 @@
+"""Sign-in with a provider, the provider's callback, and linking another provider."""
+
+from __future__ import annotations
+
+from flask import Response, g, jsonify, redirect, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as BaseResponse
+
+from idp.api import body
+from idp.api.blueprint import bp
+from idp.errors import BadRequestError
+from idp.runtime import get_runtime
+from idp.sessions import current as sessions
+from idp.sessions import store as session_store
+from idp.sessions.cookies import STATE_COOKIE
+from idp.signin import flow
+
+MAX_PARAM_LENGTH = 4096
+_NEW_BROWSER_SECRET = "idp_new_browser_secret"  # noqa: S105  (a name, not a secret)
+
+
+def browser_secret(*, create: bool) -> str | None:
+    """The secret that binds pending sign-ins to this browser, from its signed cookie.
+
+    A new one is made (and set on the response) when the browser has none.
+    """
+    runtime = get_runtime()
+    jar = runtime.cookies
+    existing = jar.decode(STATE_COOKIE, request.cookies.get(jar.name(STATE_COOKIE)))
+    if existing or not create:
+        return existing
+    secret = runtime.random.token(32)
+    setattr(g, _NEW_BROWSER_SECRET, secret)
+    return secret
+
+
+def _authorization_answer(url: str, *, disable_redirect: bool) -> Response:
+    response = jsonify({"url": url, "redirect": not disable_redirect})
+    response.headers["Cache-Control"] = "no-store"
+    secret = g.get(_NEW_BROWSER_SECRET)
+    if secret:
+        runtime = get_runtime()
+        runtime.cookies.set(response, STATE_COOKIE, secret, max_age=runtime.settings.state_ttl)
+    return response
+
+
+@bp.post("/sign-in/social")
+def sign_in_social() -> Response:
+    data = body.json_body()
+    provider = body.required_string(data, "provider", max_length=64)
+    if data.get("idToken") is not None:
+        raise BadRequestError(
+            "Signing in with an ID token is not supported", code="ID_TOKEN_NOT_SUPPORTED"
+        )
+    redirects = flow.checked_redirects(
+        body.string(data, "callbackURL"),
+        body.string(data, "errorCallbackURL"),
+        body.string(data, "newUserCallbackURL"),
+    )
+    url = flow.start(
+        provider_id=provider,
+        redirects=redirects,
+        browser_secret=browser_secret(create=True) or "",
+        login_hint=body.string(data, "loginHint", max_length=320),
+        extra_scopes=body.string_list(data, "scopes"),
+    )
+    return _authorization_answer(url, disable_redirect=body.boolean(data, "disableRedirect"))
+
+
+@bp.post("/link-social")
+def link_social() -> Response:
+    current = sessions.require_session()
+    data = body.json_body()
+    provider = body.required_string(data, "provider", max_length=64)
+    redirects = flow.checked_redirects(
+        body.string(data, "callbackURL"), body.string(data, "errorCallbackURL"), None
+    )
+    url = flow.start(
+        provider_id=provider,
+        redirects=redirects,
+        browser_secret=browser_secret(create=True) or "",
+        extra_scopes=body.string_list(data, "scopes"),
+        linking_user=current.user.id,
+    )
+    return _authorization_answer(url, disable_redirect=body.boolean(data, "disableRedirect"))
+
+
+def _single_values(params: MultiDict[str, str]) -> dict[str, str]:
+    """First value of each parameter; oversized values are dropped rather than parsed."""
+    return {k: v for k, v in params.items() if len(v) <= MAX_PARAM_LENGTH}
+
+
+@bp.route("/callback/<provider_id>", methods=["GET", "POST"], endpoint="callback")
+def callback(provider_id: str) -> BaseResponse:
+    if request.method == "POST":
+        # response_mode=form_post arrives as a cross-site POST, which carries no SameSite=Lax
+        # cookie; continue as a top-level GET so the browser binding can be checked.
+        params = _single_values(request.form)
+        return redirect(flow.with_query(request.base_url, **params), code=303)
+    previous = sessions.current_session(refresh=False)
+    response: BaseResponse
+    try:
+        finished = flow.finish(
+            provider_id=provider_id,
+            params=_single_values(request.args),
+            browser_secret=browser_secret(create=False),
+            signed_in_user=previous.user.id if previous else None,
+            ip_address=request.remote_addr,
+            user_agent=request.headers.get("User-Agent"),
+        )
+    except flow.SignInFailedError as failure:
+        response = redirect(flow.with_query(failure.redirect_to, error=failure.code), code=302)
+    else:
+        if finished.session_token is not None:
+            # Always a fresh token on sign-in (no session fixation); the one it replaces is revoked.
+            if previous is not None:
+                session_store.delete_session(previous.session.id)
+            sessions.start_cookie(finished.session_token)
+        response = redirect(finished.redirect_to, code=302)
+    # The browser-binding cookie stays: other tabs may have sign-ins pending. It expires with them.
+    return response

@@ -1,0 +1,338 @@
+"""Settings: documented defaults, read from ``IDP_*`` environment variables, validated at start.
+
+Every setting is described in ``docs/configuration.md``. :func:`load_settings` is a pure function
+of the environment mapping it is given, so tests build settings the same way production does.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from idp.security.origins import is_loopback_host, origin_of
+
+PREFIX = "IDP_"
+DEV_SECRET_PREFIX = "dev-insecure-"  # noqa: S105  (a name, not a secret)
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+Environment = Literal["development", "production"]
+ProviderKind = Literal["google", "twitch", "oidc", "dev"]
+ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
+
+
+class ConfigError(ValueError):
+    """A setting is missing, malformed, or unsafe for the environment; the message says which."""
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """One upstream sign-in provider."""
+
+    id: str
+    kind: ProviderKind
+    name: str
+    client_id: str = ""
+    client_secret: str = field(default="", repr=False)
+    issuer: str = ""
+    scopes: tuple[str, ...] = ()
+    auth_method: ClientAuthMethod = "client_secret_basic"
+    pkce: bool = True
+    # Emails from this provider may be used to link a new account to an existing user.
+    trust_email: bool = False
+    # Google only: the Workspace domain a user must belong to (checked on the `hd` claim).
+    hosted_domain: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: Environment
+    base_url: str
+    database_url: str
+    secret_key: str = field(repr=False)
+    trusted_origins: tuple[str, ...] = ()
+    cookie_domain: str | None = None
+    cookie_prefix: str = "better-auth"
+    session_expires_in: int = 7 * 24 * 3600
+    session_update_age: int = 24 * 3600
+    # Sessions older than this may not list sessions or unlink accounts (0 disables the rule).
+    session_fresh_age: int = 24 * 3600
+    state_ttl: int = 600
+    upstream_timeout: float = 10.0
+    max_body_bytes: int = 64 * 1024
+    providers: tuple[ProviderSettings, ...] = ()
+    # How many reverse proxies in front of us set X-Forwarded-For / -Proto (0: trust none).
+    proxy_count: int = 0
+    # Where the state of a development install lives (SQLite file, generated secrets).
+    instance_path: str = str(PROJECT_ROOT / "instance")
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.base_url.startswith("https://")
+
+    @property
+    def base_origin(self) -> str:
+        return origin_of(self.base_url) or ""
+
+    @property
+    def all_trusted_origins(self) -> frozenset[str]:
+        return frozenset((self.base_origin, *self.trusted_origins))
+
+    def provider(self, provider_id: str) -> ProviderSettings | None:
+        return next((p for p in self.providers if p.id == provider_id), None)
+
+    def with_overrides(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def _bool(value: str, name: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{name} must be a boolean (true/false), got {value!r}")
+
+
+def _int(value: str, name: str, *, minimum: int = 1) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}, got {number}")
+    return number
+
+
+def _list(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.replace(",", " ").split() if item.strip())
+
+
+class _Env:
+    """Reads ``IDP_``-prefixed variables from a mapping."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def get(self, name: str, default: str = "") -> str:
+        return self._environ.get(PREFIX + name, default).strip()
+
+    def has(self, name: str) -> bool:
+        return bool(self.get(name))
+
+    def flag(self, name: str, default: bool) -> bool:
+        raw = self._environ.get(PREFIX + name)
+        return default if raw is None else _bool(raw, PREFIX + name)
+
+    def number(self, name: str, default: int, *, minimum: int = 1) -> int:
+        raw = self.get(name)
+        return default if not raw else _int(raw, PREFIX + name, minimum=minimum)
+
+
+def _auth_method(value: str, name: str) -> ClientAuthMethod:
+    if value == "client_secret_basic":
+        return "client_secret_basic"
+    if value == "client_secret_post":
+        return "client_secret_post"
+    raise ConfigError(f"{name} must be client_secret_basic or client_secret_post, got {value!r}")
+
+
+def _providers(env: _Env, environment: Environment) -> tuple[ProviderSettings, ...]:
+    providers: list[ProviderSettings] = []
+    if env.has("GOOGLE_CLIENT_ID"):
+        providers.append(
+            ProviderSettings(
+                id="google",
+                kind="google",
+                name="Google",
+                client_id=env.get("GOOGLE_CLIENT_ID"),
+                client_secret=env.get("GOOGLE_CLIENT_SECRET"),
+                issuer=env.get("GOOGLE_ISSUER", "https://accounts.google.com"),
+                scopes=_list(env.get("GOOGLE_SCOPES", "openid email profile")),
+                auth_method="client_secret_basic",
+                trust_email=env.flag("GOOGLE_TRUST_EMAIL", True),
+                hosted_domain=env.get("GOOGLE_HOSTED_DOMAIN") or None,
+            )
+        )
+    if env.has("TWITCH_CLIENT_ID"):
+        providers.append(
+            ProviderSettings(
+                id="twitch",
+                kind="twitch",
+                name="Twitch",
+                client_id=env.get("TWITCH_CLIENT_ID"),
+                client_secret=env.get("TWITCH_CLIENT_SECRET"),
+                issuer=env.get("TWITCH_ISSUER", "https://id.twitch.tv/oauth2"),
+                scopes=_list(env.get("TWITCH_SCOPES", "openid user:read:email")),
+                auth_method="client_secret_post",
+                # Twitch does not implement PKCE; state and nonce protect the flow.
+                pkce=False,
+                trust_email=env.flag("TWITCH_TRUST_EMAIL", False),
+            )
+        )
+    for provider_id in _list(env.get("OIDC_PROVIDERS")):
+        key = provider_id.upper().replace("-", "_")
+        if (
+            not provider_id.replace("-", "").replace("_", "").isalnum()
+            or provider_id != provider_id.lower()
+        ):
+            raise ConfigError(
+                f"IDP_OIDC_PROVIDERS: {provider_id!r} must be lower-case letters, digits, - or _"
+            )
+        if provider_id in {"google", "twitch", "dev"}:
+            raise ConfigError(f"IDP_OIDC_PROVIDERS: {provider_id!r} is a built-in provider id")
+        for required in ("ISSUER", "CLIENT_ID"):
+            if not env.has(f"OIDC_{key}_{required}"):
+                raise ConfigError(
+                    f"IDP_OIDC_{key}_{required} is required for provider {provider_id!r}"
+                )
+        providers.append(
+            ProviderSettings(
+                id=provider_id,
+                kind="oidc",
+                name=env.get(f"OIDC_{key}_NAME", provider_id.capitalize()),
+                client_id=env.get(f"OIDC_{key}_CLIENT_ID"),
+                client_secret=env.get(f"OIDC_{key}_CLIENT_SECRET"),
+                issuer=env.get(f"OIDC_{key}_ISSUER"),
+                scopes=_list(env.get(f"OIDC_{key}_SCOPES", "openid email profile")),
+                auth_method=_auth_method(
+                    env.get(f"OIDC_{key}_AUTH_METHOD", "client_secret_basic"),
+                    f"IDP_OIDC_{key}_AUTH_METHOD",
+                ),
+                pkce=env.flag(f"OIDC_{key}_PKCE", True),
+                trust_email=env.flag(f"OIDC_{key}_TRUST_EMAIL", False),
+            )
+        )
+    if env.flag("DEV_CONNECTOR", environment == "development"):
+        providers.append(ProviderSettings(id="dev", kind="dev", name="Development sign-in"))
+    return tuple(providers)
+
+
+def load_settings(environ: Mapping[str, str], *, instance_path: str | None = None) -> Settings:
+    """Build and validate settings from an environment mapping.
+
+    In development, a missing secret key is generated into ``keys/`` on first start (see
+    :func:`ensure_dev_secret`); in production every secret must come from the environment.
+    """
+    env = _Env(environ)
+    raw_env = env.get("ENV", "development")
+    if raw_env not in ("development", "production"):
+        raise ConfigError(f"IDP_ENV must be development or production, got {raw_env!r}")
+    environment: Environment = "production" if raw_env == "production" else "development"
+    instance = instance_path or env.get("INSTANCE_PATH") or str(PROJECT_ROOT / "instance")
+
+    database_url = env.get("DATABASE_URL")
+    if not database_url:
+        if environment == "production":
+            raise ConfigError("IDP_DATABASE_URL is required in production")
+        database_url = f"sqlite:///{Path(instance) / 'idp.sqlite3'}"
+
+    database_url = normalize_database_url(database_url)
+
+    secret_key = env.get("SECRET_KEY")
+    if not secret_key and environment == "development":
+        secret_key = ensure_dev_secret(PROJECT_ROOT / "keys" / "dev-secret-key")
+
+    settings = Settings(
+        env=environment,
+        base_url=env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        database_url=database_url,
+        secret_key=secret_key,
+        trusted_origins=tuple(o.rstrip("/") for o in _list(env.get("TRUSTED_ORIGINS"))),
+        cookie_domain=env.get("COOKIE_DOMAIN") or None,
+        cookie_prefix=env.get("COOKIE_PREFIX", "better-auth"),
+        session_expires_in=env.number("SESSION_EXPIRES_IN", 7 * 24 * 3600, minimum=60),
+        session_update_age=env.number("SESSION_UPDATE_AGE", 24 * 3600, minimum=0),
+        session_fresh_age=env.number("SESSION_FRESH_AGE", 24 * 3600, minimum=0),
+        state_ttl=env.number("STATE_TTL", 600, minimum=30),
+        upstream_timeout=float(env.number("UPSTREAM_TIMEOUT", 10)),
+        max_body_bytes=env.number("MAX_BODY_BYTES", 64 * 1024, minimum=1024),
+        providers=_providers(env, environment),
+        proxy_count=env.number("PROXY_COUNT", 0, minimum=0),
+        instance_path=instance,
+    )
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Refuse malformed settings everywhere, and development conveniences in production."""
+    base = urlsplit(settings.base_url)
+    if base.scheme not in ("http", "https") or not base.hostname or base.query or base.fragment:
+        raise ConfigError(
+            f"IDP_BASE_URL must be an absolute http(s) URL, got {settings.base_url!r}"
+        )
+    for origin in settings.trusted_origins:
+        if origin_of(origin) != origin:
+            raise ConfigError(
+                f"IDP_TRUSTED_ORIGINS: {origin!r} is not an origin (scheme://host[:port], no path)"
+            )
+    if not settings.secret_key:
+        raise ConfigError("IDP_SECRET_KEY is required")
+    if len(settings.secret_key) < 32:
+        raise ConfigError("IDP_SECRET_KEY must be at least 32 characters of random data")
+    if settings.session_update_age >= settings.session_expires_in:
+        raise ConfigError("IDP_SESSION_UPDATE_AGE must be shorter than IDP_SESSION_EXPIRES_IN")
+    if settings.cookie_domain is not None:
+        domain = settings.cookie_domain.lstrip(".")
+        host = base.hostname
+        if host != domain and not host.endswith("." + domain):
+            raise ConfigError(
+                f"IDP_COOKIE_DOMAIN {settings.cookie_domain!r} does not cover the host of "
+                f"IDP_BASE_URL ({host}); the browser would drop the session cookie"
+            )
+    for provider in settings.providers:
+        if provider.kind != "dev" and not provider.client_secret:
+            raise ConfigError(f"provider {provider.id!r}: its CLIENT_SECRET is required")
+
+    if not settings.is_production:
+        return
+    if settings.secret_key.startswith(DEV_SECRET_PREFIX):
+        raise ConfigError(
+            "IDP_SECRET_KEY is a development secret; generate a new one for production"
+        )
+    if base.scheme != "https" and not is_loopback_host(base.hostname):
+        raise ConfigError(f"IDP_BASE_URL must use https in production, got {settings.base_url!r}")
+    if any(p.kind == "dev" for p in settings.providers):
+        raise ConfigError(
+            "the development sign-in connector (IDP_DEV_CONNECTOR) is refused in production"
+        )
+    if settings.database_url.startswith("sqlite") and ":memory:" in settings.database_url:
+        raise ConfigError(
+            "an in-memory database loses every session on restart; refused in production"
+        )
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for PostgreSQL whatever spelling the operator gave."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def ensure_dev_secret(path: Path) -> str:
+    """Return the development secret stored at ``path``, generating it on first use.
+
+    The ``dev-insecure-`` prefix marks it so that production refuses it.
+    """
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    secret = DEV_SECRET_PREFIX + secrets.token_urlsafe(48)
+    try:
+        with path.open("x") as handle:  # "x": two workers starting at once keep one secret
+            handle.write(secret + "\n")
+    except FileExistsError:
+        return path.read_text().strip()
+    path.chmod(0o600)
+    return secret

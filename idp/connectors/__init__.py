@@ -1,0 +1,1 @@
+"""Upstream sign-in providers: one interface, one module per provider, and a dev connector."""

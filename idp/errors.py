@@ -1,0 +1,170 @@
+"""Typed errors, and the one place where errors become HTTP responses.
+
+``/api/auth/*`` answers errors in Better Auth's shape, ``{"message": ..., "code": ...}``, with
+Better Auth's status codes. Unexpected exceptions become a generic 500 that leaks nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error of the ``/api/auth`` surface. Subclasses fix status, code and message."""
+
+    status = 400
+    code = "BAD_REQUEST"
+    message = "Bad request"
+
+    def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
+        super().__init__(message or self.message)
+        if message is not None:
+            self.message = message
+        if code is not None:
+            self.code = code
+
+    def body(self) -> dict[str, str]:
+        return {"message": self.message, "code": self.code}
+
+
+class BadRequestError(ApiError):
+    pass
+
+
+class ValidationError(ApiError):
+    code = "VALIDATION_ERROR"
+    message = "Invalid input"
+
+
+class MalformedJSONError(ApiError):
+    code = "BAD_REQUEST"
+    message = "Invalid JSON in request body"
+
+
+class UnauthorizedError(ApiError):
+    status = 401
+    code = "UNAUTHORIZED"
+    message = "Unauthorized"
+
+
+class ForbiddenError(ApiError):
+    status = 403
+    code = "FORBIDDEN"
+    message = "Forbidden"
+
+
+class InvalidOriginError(ForbiddenError):
+    code = "INVALID_ORIGIN"
+    message = "Invalid origin"
+
+
+class MissingOriginError(ForbiddenError):
+    code = "MISSING_OR_NULL_ORIGIN"
+    message = "Missing or null Origin"
+
+
+class InvalidCallbackURLError(ForbiddenError):
+    code = "INVALID_CALLBACK_URL"
+    message = "Invalid callbackURL"
+
+
+class InvalidErrorCallbackURLError(ForbiddenError):
+    code = "INVALID_ERROR_CALLBACK_URL"
+    message = "Invalid errorCallbackURL"
+
+
+class InvalidNewUserCallbackURLError(ForbiddenError):
+    code = "INVALID_NEW_USER_CALLBACK_URL"
+    message = "Invalid newUserCallbackURL"
+
+
+class SessionNotFreshError(ForbiddenError):
+    code = "SESSION_NOT_FRESH"
+    message = "Session is not fresh"
+
+
+class NotFoundError(ApiError):
+    status = 404
+    code = "NOT_FOUND"
+    message = "Not found"
+
+
+class ProviderNotFoundError(NotFoundError):
+    code = "PROVIDER_NOT_FOUND"
+    message = "Provider not found"
+
+
+class PayloadTooLargeError(ApiError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+    message = "Request body too large"
+
+
+class UnsupportedMediaTypeError(ApiError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    message = "Content-Type is required. Allowed types: application/json"
+
+
+class ServiceUnavailableError(ApiError):
+    status = 503
+    code = "SERVICE_UNAVAILABLE"
+    message = "Service temporarily unavailable"
+
+
+class InternalError(ApiError):
+    status = 500
+    code = "INTERNAL_SERVER_ERROR"
+    message = "Internal server error"
+
+
+# Better Auth answers a known path with the wrong method as an unknown path: 404.
+_HTTP_ERRORS: dict[int, type[ApiError]] = {
+    400: BadRequestError,
+    401: UnauthorizedError,
+    403: ForbiddenError,
+    404: NotFoundError,
+    405: NotFoundError,
+    413: PayloadTooLargeError,
+    415: UnsupportedMediaTypeError,
+}
+
+
+def api_error_response(error: ApiError) -> Response:
+    response = jsonify(error.body())
+    response.status_code = error.status
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(ApiError)
+    def handle_api_error(error: ApiError) -> Response:
+        return api_error_response(error)
+
+    @app.errorhandler(HTTPException)
+    def handle_http_exception(error: HTTPException) -> Response | HTTPException:
+        if not _is_api_request():
+            return error
+        kind = _HTTP_ERRORS.get(error.code or 500, InternalError)
+        return api_error_response(kind())
+
+    @app.errorhandler(OperationalError)
+    def handle_database_down(error: OperationalError) -> Response:
+        log.error("database unavailable: %s", type(error.orig).__name__)
+        return api_error_response(ServiceUnavailableError())
+
+    @app.errorhandler(Exception)
+    def handle_unexpected(error: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return api_error_response(InternalError())

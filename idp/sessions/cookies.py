@@ -1,0 +1,76 @@
+"""Cookie names and attributes (pure), and the signed cookie values.
+
+Names follow Better Auth (``better-auth.session_token``, with the ``__Secure-`` prefix on https)
+so that its helpers (for example ``getSessionCookie`` in a Next.js middleware) find them.
+Every cookie is HttpOnly and SameSite=Lax: no script ever reads a session token.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flask import Response
+
+from idp.config import Settings
+from idp.security.secrets import derive_key, sign, unsign
+
+SESSION_COOKIE = "session_token"
+STATE_COOKIE = "state"
+MAX_COOKIE_VALUE = 512
+
+
+@dataclass(frozen=True)
+class CookieJar:
+    """How this deployment names, signs and scopes its cookies."""
+
+    prefix: str
+    secure: bool
+    domain: str | None
+    secret_key: str
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CookieJar:
+        return cls(
+            prefix=settings.cookie_prefix,
+            secure=settings.secure_cookies,
+            domain=settings.cookie_domain,
+            secret_key=settings.secret_key,
+        )
+
+    def name(self, cookie: str) -> str:
+        # "__Secure-" makes the browser refuse the cookie unless it was set over https.
+        return f"{'__Secure-' if self.secure else ''}{self.prefix}.{cookie}"
+
+    def encode(self, cookie: str, value: str) -> str:
+        return sign(value, derive_key(self.secret_key, f"cookie:{cookie}"))
+
+    def decode(self, cookie: str, raw: str | None) -> str | None:
+        """The value of a cookie we signed, or None if absent, oversized or tampered with."""
+        if not raw or len(raw) > MAX_COOKIE_VALUE:
+            return None
+        return unsign(raw, derive_key(self.secret_key, f"cookie:{cookie}"))
+
+    def set(self, response: Response, cookie: str, value: str, *, max_age: int) -> None:
+        response.set_cookie(
+            self.name(cookie),
+            self.encode(cookie, value),
+            max_age=max_age,
+            path="/",
+            domain=self.domain,
+            secure=self.secure,
+            httponly=True,
+            samesite="Lax",
+        )
+
+    def clear(self, response: Response, cookie: str) -> None:
+        response.set_cookie(
+            self.name(cookie),
+            "",
+            max_age=0,
+            expires=0,
+            path="/",
+            domain=self.domain,
+            secure=self.secure,
+            httponly=True,
+            samesite="Lax",
+        )
