@@ -101,12 +101,8 @@ def twitch_server(session_clock: FrozenClock) -> Iterator[FakeTwitch]:
 
 
 def _reset_fake(fake: FakeGoogle | FakeTwitch) -> None:
-    fake.clear_faults()
-    fake.interactive = False
-    fake.user = fake.default_user()
-    fake.authorize_requests.clear()
-    fake.token_requests.clear()
-    fake.userinfo_requests.clear()
+    fake.reset()
+    fake.timeout_delay = 1.5  # just past IDP_UPSTREAM_TIMEOUT=1 in these tests
 
 
 @pytest.fixture

@@ -1,0 +1,129 @@
+"""A real server for journeys: ``flask db upgrade`` then gunicorn, on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import TracebackType
+
+import requests
+
+from tests.helpers import SECRET_KEY, TRUSTED_ORIGIN
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LiveServer:
+    """gunicorn serving ``wsgi:app`` with the given ``IDP_*`` settings.
+
+    ``database_url`` is shared with the in-process tests on PostgreSQL; on SQLite each server
+    gets its own file, migrated from empty as a fresh install would be.
+    """
+
+    def __init__(
+        self,
+        *,
+        database_url: str,
+        instance: Path,
+        env: dict[str, str] | None = None,
+        workers: int = 2,
+        port: int | None = None,
+    ) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.instance = instance
+        self.log_path = instance / "gunicorn.log"
+        self.workers = workers
+        self.env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
+            "IDP_ENV": "development",
+            "IDP_BASE_URL": self.url,
+            "IDP_DATABASE_URL": database_url,
+            "IDP_SECRET_KEY": SECRET_KEY,
+            "IDP_TRUSTED_ORIGINS": TRUSTED_ORIGIN,
+            "IDP_INSTANCE_PATH": str(instance),
+            "IDP_UPSTREAM_TIMEOUT": "2",
+            "FLASK_APP": "wsgi",
+            "GUNICORN_ACCESS_LOG": "0",
+            **(env or {}),
+        }
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def migrate(self) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "flask", "db", "upgrade"],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+
+    def start(self) -> LiveServer:
+        self.migrate()
+        log = self.log_path.open("wb")
+        self._process = subprocess.Popen(
+            [
+                str(BIN / "gunicorn"),
+                "-c",
+                "gunicorn.conf.py",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                str(self.workers),
+                "wsgi:app",
+            ],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/api/auth/ok", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"gunicorn did not answer within 30 s:\n{self.log()}")
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        self._process.terminate()
+        try:
+            self._process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait(timeout=5)
+        self._process = None
+
+    def __enter__(self) -> LiveServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
