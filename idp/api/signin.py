@@ -52,6 +52,9 @@ def sign_in_social() -> Response:
         raise BadRequestError(
             "Signing in with an ID token is not supported", code="ID_TOKEN_NOT_SUPPORTED"
         )
+    disable_redirect = body.boolean(data, "disableRedirect")
+    login_hint = body.string(data, "loginHint", max_length=320)
+    scopes = body.string_list(data, "scopes")
     redirects = flow.checked_redirects(
         body.string(data, "callbackURL"),
         body.string(data, "errorCallbackURL"),
@@ -61,10 +64,10 @@ def sign_in_social() -> Response:
         provider_id=provider,
         redirects=redirects,
         browser_secret=browser_secret(create=True) or "",
-        login_hint=body.string(data, "loginHint", max_length=320),
-        extra_scopes=body.string_list(data, "scopes"),
+        login_hint=login_hint,
+        extra_scopes=scopes,
     )
-    return _authorization_answer(url, disable_redirect=body.boolean(data, "disableRedirect"))
+    return _authorization_answer(url, disable_redirect=disable_redirect)
 
 
 @bp.post("/link-social")
@@ -72,6 +75,8 @@ def link_social() -> Response:
     current = sessions.require_session()
     data = body.json_body()
     provider = body.required_string(data, "provider", max_length=64)
+    disable_redirect = body.boolean(data, "disableRedirect")
+    scopes = body.string_list(data, "scopes")
     redirects = flow.checked_redirects(
         body.string(data, "callbackURL"), body.string(data, "errorCallbackURL"), None
     )
@@ -79,10 +84,10 @@ def link_social() -> Response:
         provider_id=provider,
         redirects=redirects,
         browser_secret=browser_secret(create=True) or "",
-        extra_scopes=body.string_list(data, "scopes"),
+        extra_scopes=scopes,
         linking_user=current.user.id,
     )
-    return _authorization_answer(url, disable_redirect=body.boolean(data, "disableRedirect"))
+    return _authorization_answer(url, disable_redirect=disable_redirect)
 
 
 def _single_values(params: MultiDict[str, str]) -> dict[str, str]:

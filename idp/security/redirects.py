@@ -6,11 +6,18 @@ safe form, or an absolute URL on a trusted origin (see RFC 9700 section 4.11 on 
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote, urlsplit
 
 from idp.security.origins import origin_of
 
 MAX_URL_LENGTH = 2048
+# The authority of an absolute target: a plain host name or IP literal and an optional port.
+# Anything else (user information, percent-encoding, odd characters) could be read differently
+# by the browser than by us, so it is refused rather than interpreted.
+_PLAIN_AUTHORITY = re.compile(
+    r"^https?://([A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?(?=[/?#]|$)"
+)
 
 
 def _has_unsafe_characters(value: str) -> bool:
@@ -44,11 +51,4 @@ def is_allowed_redirect(value: str, trusted_origins: frozenset[str]) -> bool:
     origin = origin_of(value)
     if origin is None or origin not in trusted_origins:
         return False
-    # The origin matched; make sure the raw text has no second reading (for example
-    # "https://trusted.example:443@evil" is refused by origin_of through its "@").
-    return value.lower().startswith(origin) and value[len(origin) : len(origin) + 1] in (
-        "",
-        "/",
-        "?",
-        "#",
-    )
+    return _PLAIN_AUTHORITY.match(value) is not None
