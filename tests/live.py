@@ -90,18 +90,25 @@ class LiveServer:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        deadline = time.monotonic() + 30
+        try:
+            self._wait_until_ready(deadline=time.monotonic() + 60)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_until_ready(self, *, deadline: float) -> None:
+        assert self._process is not None
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
                 raise RuntimeError(f"gunicorn exited:\n{self.log()}")
             try:
-                if requests.get(f"{self.url}/api/auth/ok", timeout=1).status_code == 200:
-                    return self
-            except requests.ConnectionError:
+                if requests.get(f"{self.url}/api/auth/ok", timeout=5).status_code == 200:
+                    return
+            except requests.RequestException:
                 pass
             time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not answer within 30 s:\n{self.log()}")
+        raise RuntimeError(f"gunicorn did not answer within 60 s:\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
