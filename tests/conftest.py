@@ -74,6 +74,15 @@ def reset_schema(url: str) -> None:
     engine.dispose()
 
 
+def empty_tables(url: str) -> None:
+    """Delete every row, keeping the schema (for servers that share the test database)."""
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        for table in reversed(db.metadata.sorted_tables):
+            connection.execute(table.delete())
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
 def migrated_database(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     reset_schema(database_url)
@@ -186,10 +195,8 @@ def app(
     yield app
     with app.app_context():
         db.session.remove()
-        with db.engine.begin() as connection:
-            for table in reversed(db.metadata.sorted_tables):
-                connection.execute(table.delete())
         db.engine.dispose()
+    empty_tables(migrated_database)
 
 
 @pytest.fixture

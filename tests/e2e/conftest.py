@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import empty_tables
 from tests.fakes import FakeGoogle, FakeTwitch
 from tests.live import LiveServer
 
@@ -24,8 +25,10 @@ def live_twitch() -> Iterator[FakeTwitch]:
 
 
 def live_database_url(database_url: str, instance: Path) -> str:
+    """A fresh SQLite file per server; on PostgreSQL the shared test database, emptied."""
     if database_url.startswith("sqlite"):
         return f"sqlite:///{instance / 'live.sqlite3'}"
+    empty_tables(database_url)
     return database_url
 
 
