@@ -242,7 +242,8 @@ def load_settings(environ: Mapping[str, str], *, instance_path: str | None = Non
 
     settings = Settings(
         env=environment,
-        base_url=env.get("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        # Default: where `make run` serves (gunicorn.conf.py binds to $PORT, 8000 by default).
+        base_url=env.get("BASE_URL", f"http://127.0.0.1:{environ.get('PORT', '8000')}").rstrip("/"),
         database_url=database_url,
         secret_key=secret_key,
         trusted_origins=tuple(o.rstrip("/") for o in _list(env.get("TRUSTED_ORIGINS"))),
