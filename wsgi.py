@@ -1,5 +1,12 @@
 """The WSGI entry point: ``gunicorn wsgi:app``."""
 
-from idp import create_app
+import sys
 
-app = create_app()
+from idp import create_app
+from idp.config import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as error:
+    # A refused configuration is an operator's mistake, not a crash: say why, in one line.
+    sys.exit(f"idp: refusing to start: {error}")

@@ -8,7 +8,7 @@ table is emptied after each test.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -146,7 +146,7 @@ def make_settings(
     instance: str,
     google: FakeGoogle | None = None,
     twitch: FakeTwitch | None = None,
-    **extra: str,
+    extra: Mapping[str, str] | None = None,
 ) -> Settings:
     env = {
         "IDP_ENV": "development",
@@ -168,7 +168,7 @@ def make_settings(
             "IDP_TWITCH_CLIENT_SECRET": twitch.client_secret,
             "IDP_TWITCH_ISSUER": twitch.issuer,
         }
-    env |= extra
+    env |= extra or {}
     return load_settings(env, instance_path=instance)
 
 
@@ -188,7 +188,7 @@ def app(
     env_overrides: dict[str, str],
 ) -> Iterator[Flask]:
     settings = make_settings(
-        migrated_database, instance=str(tmp_path), google=google, twitch=twitch, **env_overrides
+        migrated_database, instance=str(tmp_path), google=google, twitch=twitch, extra=env_overrides
     )
     app = create_app(settings, clock=clock)
     app.testing = True
@@ -196,6 +196,26 @@ def app(
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
+    empty_tables(migrated_database)
+
+
+@pytest.fixture
+def make_app(
+    migrated_database: str, tmp_path: Path, clock: FrozenClock
+) -> Iterator[Callable[..., Flask]]:
+    """Build apps with other settings (``IDP_*`` keyword arguments); torn down like ``app``."""
+    made: list[Flask] = []
+
+    def build(**env: str) -> Flask:
+        settings = make_settings(migrated_database, instance=str(tmp_path), extra=env)
+        made.append(create_app(settings, clock=clock))
+        return made[-1]
+
+    yield build
+    for built in made:
+        with built.app_context():
+            db.session.remove()
+            db.engine.dispose()
     empty_tables(migrated_database)
 
 

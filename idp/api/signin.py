@@ -22,14 +22,16 @@ _NEW_BROWSER_SECRET = "idp_new_browser_secret"  # noqa: S105  (a name, not a sec
 def browser_secret(*, create: bool) -> str | None:
     """The secret that binds pending sign-ins to this browser, from its signed cookie.
 
-    A new one is made (and set on the response) when the browser has none.
+    With ``create``, a new one is made when the browser has none, and the cookie is (re)set.
     """
     runtime = get_runtime()
     jar = runtime.cookies
     existing = jar.decode(STATE_COOKIE, request.cookies.get(jar.name(STATE_COOKIE)))
-    if existing or not create:
+    if not create:
         return existing
-    secret = runtime.random.token(32)
+    # Re-set even an existing secret, so the cookie lives as long as the newest pending sign-in;
+    # its value stays, because sign-ins pending in other tabs are bound to it.
+    secret = existing or runtime.random.token(32)
     setattr(g, _NEW_BROWSER_SECRET, secret)
     return secret
 

@@ -43,6 +43,7 @@ METADATA_TTL = 3600.0
 # picked up at once, while a flood of forged kids cannot make us hammer the provider.
 JWKS_REFETCH_INTERVAL = 60.0
 MAX_RESPONSE_BYTES = 1024 * 1024
+MAX_EMAIL_LENGTH = 320
 
 
 def _json_object(response: requests.Response, what: str) -> dict[str, Any]:
@@ -267,6 +268,8 @@ class OIDCConnector:
         """Map verified claims to an identity (standard claims of Core 5.1)."""
         email = claims.get("email")
         email = email.strip().lower() if isinstance(email, str) and "@" in email else None
+        if email is not None and len(email) > MAX_EMAIL_LENGTH:
+            email = None  # not a deliverable address (RFC 5321 4.5.3.1); keep the sign-in
         scope = token.get("scope")
         if isinstance(scope, list):
             scope = " ".join(str(s) for s in scope)

@@ -193,6 +193,10 @@ def finish(
             "sign-in failed provider=%s code=%s detail=%s", provider_id, exc.code, exc.detail
         )
         raise SignInFailedError(exc.code, error_url) from None
+    except Exception:
+        # An upstream answer we did not foresee must still end on the error page, not a 500.
+        log.exception("sign-in failed unexpectedly provider=%s", provider_id)
+        raise SignInFailedError("internal_server_error", error_url) from None
     try:
         outcome = users.sign_in_identity(
             identity,

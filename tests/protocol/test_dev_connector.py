@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from html import unescape
-from pathlib import Path
 
+from flask import Flask
 from flask.testing import FlaskClient
 
-from idp import create_app
-from tests.conftest import FrozenClock, make_settings
 from tests.helpers import ORIGIN, path_and_query, query_of, session_of, start_sign_in
 
 
@@ -81,10 +80,9 @@ def test_the_dev_page_only_sends_codes_to_our_own_callback(client: FlaskClient) 
 
 
 def test_without_the_dev_connector_there_is_no_dev_page_and_no_dev_provider(
-    migrated_database: str, tmp_path: Path, clock: FrozenClock
+    make_app: Callable[..., Flask],
 ) -> None:
-    settings = make_settings(migrated_database, instance=str(tmp_path), IDP_DEV_CONNECTOR="false")
-    client = create_app(settings, clock=clock).test_client()
+    client = make_app(IDP_DEV_CONNECTOR="false").test_client()
     page = client.get("/api/auth/dev/sign-in?state=s&nonce=n&redirect_uri=x")
     assert page.status_code == 404
     started = client.post("/api/auth/sign-in/social", json={"provider": "dev"}, headers=ORIGIN)

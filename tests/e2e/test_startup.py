@@ -1,0 +1,62 @@
+"""Starting the server: a refused configuration says why, in one line, and exits non-zero."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.live import PROJECT_ROOT
+
+
+@pytest.mark.parametrize(
+    ("env", "reason"),
+    [
+        ({}, "IDP_DATABASE_URL is required in production"),
+        ({"IDP_DATABASE_URL": "sqlite:////tmp/x.db"}, "IDP_SECRET_KEY is required"),
+        (
+            {
+                "IDP_DATABASE_URL": "sqlite:////tmp/x.db",
+                "IDP_SECRET_KEY": "dev-insecure-" + "x" * 40,
+            },
+            "development secret",
+        ),
+        (
+            {"IDP_DATABASE_URL": "sqlite:////tmp/x.db", "IDP_SECRET_KEY": "k" * 48},
+            "must use https in production",
+        ),
+        (
+            {
+                "IDP_DATABASE_URL": "sqlite:////tmp/x.db",
+                "IDP_SECRET_KEY": "k" * 48,
+                "IDP_BASE_URL": "https://chat.example",
+            },
+            "development sign-in connector",
+        ),
+    ],
+)
+def test_production_refuses_to_start_with_development_conveniences(
+    env: dict[str, str], reason: str
+) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith("IDP_")}
+    base |= {
+        "IDP_ENV": "production",
+        "IDP_BASE_URL": "http://chat.example",
+        "IDP_DEV_CONNECTOR": "true",
+    }
+    if "IDP_BASE_URL" in env:
+        base["IDP_BASE_URL"] = env["IDP_BASE_URL"]
+    result = subprocess.run(
+        [sys.executable, "-c", "import wsgi"],
+        cwd=PROJECT_ROOT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().startswith("idp: refusing to start:")
+    assert reason in result.stderr
+    assert "Traceback" not in result.stderr
