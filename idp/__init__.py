@@ -16,8 +16,19 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from idp import api, cli, errors
 from idp.config import PROJECT_ROOT, Settings, load_settings
 from idp.connectors.registry import build_registry
+from idp.keys.crypto import KeyEncryption
+from idp.keys.ring import KeyRing
+from idp.keys.views import wellknown
 from idp.models import db
-from idp.runtime import EXTENSION_KEY, Clock, Randomness, Runtime, SystemRandomness, system_clock
+from idp.runtime import (
+    EXTENSION_KEY,
+    Clock,
+    Randomness,
+    Runtime,
+    SystemRandomness,
+    get_runtime,
+    system_clock,
+)
 from idp.sessions import current as current_session
 from idp.sessions.cookies import CookieJar
 
@@ -56,7 +67,17 @@ def create_app(
         random=random or SystemRandomness(),
         connectors=build_registry(settings, clock),
         cookies=CookieJar.from_settings(settings),
+        keys=KeyRing(
+            encryption=KeyEncryption(
+                settings.key_encryption_key, settings.previous_key_encryption_keys
+            ),
+            clock=clock,
+            refresh_interval=settings.keys_refresh_interval,
+            default_alg=settings.signing_alg,
+        ),
     )
+    with app.app_context():
+        get_runtime(app).keys.check_decryptable()
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count
@@ -65,6 +86,7 @@ def create_app(
     errors.register_error_handlers(app)
     current_session.init_app(app)
     api.init_app(app)
+    app.register_blueprint(wellknown)
     cli.init_app(app)
     app.after_request(_security_headers)
     return app

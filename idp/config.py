@@ -6,8 +6,10 @@ of the environment mapping it is given, so tests build settings the same way pro
 
 from __future__ import annotations
 
+import base64
+import binascii
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -17,9 +19,13 @@ from idp.security.origins import is_loopback_host, origin_of
 
 PREFIX = "IDP_"
 DEV_SECRET_PREFIX = "dev-insecure-"  # noqa: S105  (a name, not a secret)
+DEV_KEK_PREFIX = "dev-kek-"
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 Environment = Literal["development", "production"]
+SigningAlg = Literal["RS256", "ES256", "EdDSA"]
+SIGNING_ALGS: tuple[SigningAlg, ...] = ("RS256", "ES256", "EdDSA")
+MAX_KEYS_REFRESH_INTERVAL = 60
 ProviderKind = Literal["google", "twitch", "oidc", "dev"]
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
@@ -64,6 +70,16 @@ class Settings:
     upstream_timeout: float = 10.0
     max_body_bytes: int = 64 * 1024
     providers: tuple[ProviderSettings, ...] = ()
+    # Signing keys: the key-encryption key that protects them at rest (32 bytes, base64url),
+    # older ones that still decrypt until `flask keys rewrap`, and how they are published.
+    key_encryption_key: str = field(default="", repr=False)
+    previous_key_encryption_keys: tuple[str, ...] = field(default=(), repr=False)
+    signing_alg: SigningAlg = "RS256"
+    jwks_max_age: int = 300
+    keys_refresh_interval: int = 30
+    # The session JWT of GET /api/auth/token.
+    jwt_ttl: int = 900
+    jwt_audience: str = ""
     # How many reverse proxies in front of us set X-Forwarded-For / -Proto (0: trust none).
     proxy_count: int = 0
     # Where the state of a development install lives (SQLite file, generated secrets).
@@ -84,6 +100,17 @@ class Settings:
     @property
     def all_trusted_origins(self) -> frozenset[str]:
         return frozenset((self.base_origin, *self.trusted_origins))
+
+    @property
+    def max_token_lifetime(self) -> int:
+        """The longest a token we sign stays valid: how long a retired key must stay published."""
+        return self.jwt_ttl
+
+    @property
+    def min_publish_time(self) -> int:
+        """How long a ``next`` key must be published before it may sign: until every worker
+        serves it, plus the time a verifier may cache the key set."""
+        return self.keys_refresh_interval + self.jwks_max_age
 
     def provider(self, provider_id: str) -> ProviderSettings | None:
         return next((p for p in self.providers if p.id == provider_id), None)
@@ -239,11 +266,20 @@ def load_settings(environ: Mapping[str, str], *, instance_path: str | None = Non
     secret_key = env.get("SECRET_KEY")
     if not secret_key and environment == "development":
         secret_key = ensure_dev_secret(PROJECT_ROOT / "keys" / "dev-secret-key")
+    kek = env.get("KEY_ENCRYPTION_KEY")
+    if not kek and environment == "development":
+        kek = ensure_dev_secret(PROJECT_ROOT / "keys" / "dev-key-encryption-key", generate=_dev_kek)
+    signing_alg = env.get("SIGNING_ALG", "RS256")
+    if signing_alg not in SIGNING_ALGS:
+        raise ConfigError(
+            f"IDP_SIGNING_ALG must be one of {', '.join(SIGNING_ALGS)}, got {signing_alg!r}"
+        )
+    base_url = env.get("BASE_URL", f"http://127.0.0.1:{environ.get('PORT', '8000')}").rstrip("/")
 
     settings = Settings(
         env=environment,
         # Default: where `make run` serves (gunicorn.conf.py binds to $PORT, 8000 by default).
-        base_url=env.get("BASE_URL", f"http://127.0.0.1:{environ.get('PORT', '8000')}").rstrip("/"),
+        base_url=base_url,
         database_url=database_url,
         secret_key=secret_key,
         trusted_origins=tuple(o.rstrip("/") for o in _list(env.get("TRUSTED_ORIGINS"))),
@@ -257,6 +293,13 @@ def load_settings(environ: Mapping[str, str], *, instance_path: str | None = Non
         max_body_bytes=env.number("MAX_BODY_BYTES", 64 * 1024, minimum=1024),
         providers=_providers(env, environment),
         proxy_count=env.number("PROXY_COUNT", 0, minimum=0),
+        key_encryption_key=kek,
+        previous_key_encryption_keys=_list(env.get("PREVIOUS_KEY_ENCRYPTION_KEYS")),
+        signing_alg=signing_alg,
+        jwks_max_age=env.number("JWKS_MAX_AGE", 300, minimum=0),
+        keys_refresh_interval=env.number("KEYS_REFRESH_INTERVAL", 30),
+        jwt_ttl=env.number("JWT_TTL", 900, minimum=30),
+        jwt_audience=env.get("JWT_AUDIENCE") or origin_of(base_url) or base_url,
         instance_path=instance,
     )
     validate(settings)
@@ -279,6 +322,19 @@ def validate(settings: Settings) -> None:
         raise ConfigError("IDP_SECRET_KEY is required")
     if len(settings.secret_key) < 32:
         raise ConfigError("IDP_SECRET_KEY must be at least 32 characters of random data")
+    for name, kek in (
+        ("IDP_KEY_ENCRYPTION_KEY", settings.key_encryption_key),
+        *(("IDP_PREVIOUS_KEY_ENCRYPTION_KEYS", k) for k in settings.previous_key_encryption_keys),
+    ):
+        if not kek:
+            raise ConfigError(f"{name} is required (32 random bytes, base64url-encoded)")
+        if decode_key_encryption_key(kek) is None:
+            raise ConfigError(f"{name} must be 32 random bytes, base64url-encoded (43 characters)")
+    if settings.keys_refresh_interval > MAX_KEYS_REFRESH_INTERVAL:
+        raise ConfigError(
+            f"IDP_KEYS_REFRESH_INTERVAL must be at most {MAX_KEYS_REFRESH_INTERVAL} seconds: "
+            "it bounds how long a worker may sign with a rotated or revoked key"
+        )
     if settings.session_update_age >= settings.session_expires_in:
         raise ConfigError("IDP_SESSION_UPDATE_AGE must be shorter than IDP_SESSION_EXPIRES_IN")
     if settings.cookie_domain is not None:
@@ -298,6 +354,11 @@ def validate(settings: Settings) -> None:
     if settings.secret_key.startswith(DEV_SECRET_PREFIX):
         raise ConfigError(
             "IDP_SECRET_KEY is a development secret; generate a new one for production"
+        )
+    if settings.key_encryption_key.startswith(DEV_KEK_PREFIX):
+        raise ConfigError(
+            "IDP_KEY_ENCRYPTION_KEY is a development key; generate one for production "
+            "(flask keys new-kek) and keep it in your secret store"
         )
     if base.scheme != "https" and not is_loopback_host(base.hostname):
         raise ConfigError(f"IDP_BASE_URL must use https in production, got {settings.base_url!r}")
@@ -319,17 +380,38 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
-def ensure_dev_secret(path: Path) -> str:
+def generate_key_encryption_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).rstrip(b"=").decode("ascii")
+
+
+def _dev_kek() -> str:
+    return DEV_KEK_PREFIX + generate_key_encryption_key()
+
+
+def decode_key_encryption_key(value: str) -> bytes | None:
+    """The 32 bytes of a key-encryption key, or None when it is not one.
+
+    A development key carries a ``dev-kek-`` marker before its base64url text.
+    """
+    text = value.removeprefix(DEV_KEK_PREFIX)
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, binascii.Error):
+        return None
+    return raw if len(raw) == 32 else None
+
+
+def ensure_dev_secret(path: Path, *, generate: Callable[[], str] | None = None) -> str:
     """Return the development secret stored at ``path``, generating it on first use.
 
-    The ``dev-insecure-`` prefix marks it so that production refuses it.
+    Its ``dev-`` prefix marks it so that production refuses it.
     """
     try:
         return path.read_text().strip()
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = DEV_SECRET_PREFIX + secrets.token_urlsafe(48)
+    secret = generate() if generate else DEV_SECRET_PREFIX + secrets.token_urlsafe(48)
     try:
         with path.open("x") as handle:  # "x": two workers starting at once keep one secret
             handle.write(secret + "\n")

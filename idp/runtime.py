@@ -20,6 +20,7 @@ from idp.sessions.cookies import CookieJar
 
 if TYPE_CHECKING:
     from idp.connectors.registry import ConnectorRegistry
+    from idp.keys.ring import KeyRing
 
 EXTENSION_KEY = "idp"
 Clock = Callable[[], datetime]
@@ -56,6 +57,7 @@ class Runtime:
     random: Randomness
     connectors: ConnectorRegistry
     cookies: CookieJar
+    keys: KeyRing
 
     def now(self) -> datetime:
         return self.clock()

@@ -22,7 +22,7 @@ from idp import create_app
 from idp.config import Settings, load_settings, normalize_database_url
 from idp.models import db
 from tests.fakes import FakeGoogle, FakeTwitch, FakeUser
-from tests.helpers import BASE_URL, SECRET_KEY, TRUSTED_ORIGIN
+from tests.helpers import BASE_URL, KEY_ENCRYPTION_KEY, SECRET_KEY, TRUSTED_ORIGIN
 
 START = datetime(2026, 11, 26, 12, 0, 0, tzinfo=UTC)
 
@@ -153,6 +153,7 @@ def make_settings(
         "IDP_BASE_URL": BASE_URL,
         "IDP_DATABASE_URL": database_url,
         "IDP_SECRET_KEY": SECRET_KEY,
+        "IDP_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
         "IDP_TRUSTED_ORIGINS": TRUSTED_ORIGIN,
         "IDP_UPSTREAM_TIMEOUT": "1",
     }

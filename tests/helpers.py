@@ -12,6 +12,7 @@ from werkzeug.test import TestResponse
 BASE_URL = "http://localhost"
 TRUSTED_ORIGIN = "http://app.localhost:3000"
 SECRET_KEY = "test-secret-key-0123456789abcdefghijklmnopqrstuvwxyz"
+KEY_ENCRYPTION_KEY = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM"  # 32 bytes, base64url
 ORIGIN = {"Origin": BASE_URL}
 SESSION_COOKIE = "better-auth.session_token"
 STATE_COOKIE = "better-auth.state"

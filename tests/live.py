@@ -12,7 +12,7 @@ from types import TracebackType
 
 import requests
 
-from tests.helpers import SECRET_KEY, TRUSTED_ORIGIN
+from tests.helpers import KEY_ENCRYPTION_KEY, SECRET_KEY, TRUSTED_ORIGIN
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -51,6 +51,7 @@ class LiveServer:
             "IDP_BASE_URL": self.url,
             "IDP_DATABASE_URL": database_url,
             "IDP_SECRET_KEY": SECRET_KEY,
+            "IDP_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
             "IDP_TRUSTED_ORIGINS": TRUSTED_ORIGIN,
             "IDP_INSTANCE_PATH": str(instance),
             "IDP_UPSTREAM_TIMEOUT": "2",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_cors import CORS
 
-from idp.api import account, pages, session, signin  # noqa: F401  (routes register on import)
+from idp.api import account, jwt, pages, session, signin  # noqa: F401  (routes register on import)
 from idp.api.blueprint import bp
 from idp.runtime import get_runtime
 

@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from idp.dates import iso
 from idp.models import Account, Session, User
-
-
-def iso(moment: datetime) -> str:
-    """JavaScript's ``Date.prototype.toISOString()``: milliseconds, UTC, ``Z``."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def user_json(user: User) -> dict[str, Any]:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.cli.keys import keys
+
 
 def init_app(app: Flask) -> None:
-    """Register the command groups (keys, clients, users, badges arrive with their features)."""
+    app.cli.add_command(keys)

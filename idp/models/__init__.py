@@ -1,7 +1,8 @@
 """SQLAlchemy models, by domain. Only the persistence layer (``*/store.py``) uses the session."""
 
 from idp.models.base import db
+from idp.models.keys import SigningKey
 from idp.models.signin import SignInState
 from idp.models.user import Account, Session, User
 
-__all__ = ["Account", "Session", "SignInState", "User", "db"]
+__all__ = ["Account", "Session", "SignInState", "SigningKey", "User", "db"]

@@ -8,13 +8,34 @@ import sys
 
 import pytest
 
+from idp.config import generate_key_encryption_key
 from tests.live import PROJECT_ROOT
+
+KEK = generate_key_encryption_key()
 
 
 @pytest.mark.parametrize(
     ("env", "reason"),
     [
         ({}, "IDP_DATABASE_URL is required in production"),
+        (
+            {
+                "IDP_DATABASE_URL": "sqlite:////tmp/x.db",
+                "IDP_SECRET_KEY": "k" * 48,
+                "IDP_KEY_ENCRYPTION_KEY": "",
+            },
+            "IDP_KEY_ENCRYPTION_KEY is required",
+        ),
+        (
+            {
+                "IDP_DATABASE_URL": "sqlite:////tmp/x.db",
+                "IDP_SECRET_KEY": "k" * 48,
+                "IDP_KEY_ENCRYPTION_KEY": "dev-kek-" + KEK,
+                "IDP_BASE_URL": "https://chat.example",
+                "IDP_DEV_CONNECTOR": "false",
+            },
+            "IDP_KEY_ENCRYPTION_KEY is a development key",
+        ),
         ({"IDP_DATABASE_URL": "sqlite:////tmp/x.db"}, "IDP_SECRET_KEY is required"),
         (
             {
@@ -45,9 +66,8 @@ def test_production_refuses_to_start_with_development_conveniences(
         "IDP_ENV": "production",
         "IDP_BASE_URL": "http://chat.example",
         "IDP_DEV_CONNECTOR": "true",
+        "IDP_KEY_ENCRYPTION_KEY": KEK,
     }
-    if "IDP_BASE_URL" in env:
-        base["IDP_BASE_URL"] = env["IDP_BASE_URL"]
     result = subprocess.run(
         [sys.executable, "-c", "import wsgi"],
         cwd=PROJECT_ROOT,

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from idp.config import ConfigError, load_settings
+from idp.config import ConfigError, generate_key_encryption_key, load_settings
 
 SECRET = "s" * 48
+KEK = generate_key_encryption_key()
 
 
 def base_env(**extra: str) -> dict[str, str]:
@@ -18,6 +19,7 @@ def base_env(**extra: str) -> dict[str, str]:
         "IDP_DATABASE_URL": "postgresql://db/idp",
         "IDP_SECRET_KEY": SECRET,
         "IDP_DEV_CONNECTOR": "false",
+        "IDP_KEY_ENCRYPTION_KEY": KEK,
         **extra,
     }
 
@@ -51,6 +53,12 @@ def test_a_complete_production_configuration_loads(tmp_path: Path) -> None:
         ({"IDP_OIDC_PROVIDERS": "discord"}, "IDP_OIDC_DISCORD_ISSUER is required"),
         ({"IDP_OIDC_PROVIDERS": "google"}, "built-in provider id"),
         ({"IDP_OIDC_PROVIDERS": "Bad!"}, "lower-case"),
+        ({"IDP_KEY_ENCRYPTION_KEY": ""}, "IDP_KEY_ENCRYPTION_KEY is required"),
+        ({"IDP_KEY_ENCRYPTION_KEY": "too-short"}, "must be 32 random bytes"),
+        ({"IDP_KEY_ENCRYPTION_KEY": "dev-kek-" + KEK}, "development key"),
+        ({"IDP_PREVIOUS_KEY_ENCRYPTION_KEYS": "nope"}, "IDP_PREVIOUS_KEY_ENCRYPTION_KEYS must be"),
+        ({"IDP_SIGNING_ALG": "HS256"}, "IDP_SIGNING_ALG must be one of"),
+        ({"IDP_KEYS_REFRESH_INTERVAL": "61"}, "at most 60"),
     ],
 )
 def test_unsafe_or_malformed_settings_are_refused_with_a_reason(
@@ -68,7 +76,9 @@ def test_production_on_localhost_may_use_http_for_local_trials(tmp_path: Path) -
 
 
 def test_development_defaults_to_sqlite_and_the_dev_connector(tmp_path: Path) -> None:
-    settings = load_settings({"IDP_SECRET_KEY": SECRET}, instance_path=str(tmp_path))
+    settings = load_settings(
+        {"IDP_SECRET_KEY": SECRET, "IDP_KEY_ENCRYPTION_KEY": KEK}, instance_path=str(tmp_path)
+    )
     assert settings.env == "development"
     assert settings.database_url == f"sqlite:///{tmp_path / 'idp.sqlite3'}"
     assert [p.id for p in settings.providers] == ["dev"]

@@ -1,0 +1,1 @@
+"""Signing keys: encrypted at rest, published before they sign, demoted rather than deleted."""

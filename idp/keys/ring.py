@@ -1,0 +1,125 @@
+"""The key ring of one worker: what it signs with and what it publishes, reloaded periodically.
+
+Every worker on every host reads the same keys from the database and reloads them at least
+every ``keys_refresh_interval`` seconds (60 at most), so a rotation or a revocation reaches
+all of them within that bound without a restart. The published JWKS document and its ETag are
+built once per reload, so serving it costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from joserfc.jwk import KeySet
+from sqlalchemy import inspect
+
+from idp.config import ConfigError, SigningAlg
+from idp.keys import store
+from idp.keys.crypto import KeyDecryptionError, KeyEncryption, SigningJWK
+from idp.models import SigningKey, db
+from idp.runtime import Clock
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    loaded_at: datetime
+    signers: dict[str, SigningJWK]  # alg -> the active key
+    verification_keys: KeySet
+    published_kids: frozenset[str]
+    jwks_body: bytes
+    etag: str
+    kids_by_state: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _jwks_document(rows: list[SigningKey]) -> bytes:
+    keys: list[dict[str, Any]] = [json.loads(row.public_jwk) for row in rows]
+    return json.dumps({"keys": keys}, separators=(",", ":")).encode()
+
+
+class KeyRing:
+    def __init__(
+        self,
+        *,
+        encryption: KeyEncryption,
+        clock: Clock,
+        refresh_interval: int,
+        default_alg: SigningAlg,
+    ) -> None:
+        self.encryption = encryption
+        self._clock = clock
+        self._refresh = timedelta(seconds=refresh_interval)
+        self.default_alg = default_alg
+        self._lock = threading.Lock()
+        self._snapshot: Snapshot | None = None
+
+    def _load(self) -> Snapshot:
+        rows = store.published_keys()
+        signers = {
+            row.alg: store.decrypt(row, self.encryption) for row in rows if row.state == "active"
+        }
+        db.session.rollback()  # end the read transaction; nothing was written
+        body = _jwks_document(rows)
+        by_state: dict[str, list[str]] = {}
+        for row in rows:
+            by_state.setdefault(row.state, []).append(row.kid)
+        return Snapshot(
+            loaded_at=self._clock(),
+            signers=signers,
+            verification_keys=KeySet.import_key_set(json.loads(body)),
+            published_kids=frozenset(row.kid for row in rows),
+            jwks_body=body,
+            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            kids_by_state=by_state,
+        )
+
+    def snapshot(self) -> Snapshot:
+        current = self._snapshot
+        if current is not None and self._clock() - current.loaded_at < self._refresh:
+            return current
+        with self._lock:
+            current = self._snapshot
+            if current is None or self._clock() - current.loaded_at >= self._refresh:
+                current = self._snapshot = self._load()
+        return current
+
+    def invalidate(self) -> None:
+        """Forget the snapshot; the next use reloads (after a change made in this process)."""
+        with self._lock:
+            self._snapshot = None
+
+    def signer(self, alg: SigningAlg | None = None) -> tuple[str, SigningJWK]:
+        """(alg, key) to sign with. A fresh install gets its first key here."""
+        wanted = alg or self.default_alg
+        key = self.snapshot().signers.get(wanted)
+        if key is None:
+            store.bootstrap(wanted, self._clock(), self.encryption)
+            self.invalidate()
+            key = self.snapshot().signers.get(wanted)
+        if key is None:
+            raise RuntimeError(f"no active {wanted} key after bootstrap")
+        return wanted, key
+
+    def check_decryptable(self) -> None:
+        """At start: every stored key must open with the configured key-encryption keys.
+
+        A wrong key-encryption key or a tampered ciphertext stops the server with a clear
+        message instead of failing later, or worse, silently minting a fresh key.
+        """
+        if not inspect(db.engine).has_table(SigningKey.__tablename__):
+            return  # before the first migration
+        try:
+            for row in store.all_keys():
+                if row.state != "revoked":
+                    store.decrypt(row, self.encryption)
+        except KeyDecryptionError as error:
+            raise ConfigError(str(error)) from None
+        finally:
+            db.session.rollback()
