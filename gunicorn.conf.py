@@ -1,6 +1,7 @@
-"""gunicorn settings; every value can be overridden by a GUNICORN_* environment variable or flag.
+"""gunicorn settings for ``make run`` and the tests.
 
-Development (``make run``) uses these defaults; production guidance is in docs/deploy.md.
+HOST, PORT, WEB_CONCURRENCY (workers), GUNICORN_THREADS and GUNICORN_ACCESS_LOG adjust them;
+command-line flags override anything here.
 """
 
 import multiprocessing

@@ -138,6 +138,16 @@ def _int(value: str, name: str, *, minimum: int = 1) -> int:
     return number
 
 
+def _seconds(value: str, name: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not 0.1 <= seconds <= 120:
+        raise ConfigError(f"{name} must be between 0.1 and 120 seconds, got {value!r}")
+    return seconds
+
+
 def _list(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.replace(",", " ").split() if item.strip())
 
@@ -204,8 +214,15 @@ def _providers(env: _Env, environment: Environment) -> tuple[ProviderSettings, .
                 trust_email=env.flag("TWITCH_TRUST_EMAIL", False),
             )
         )
+    seen_keys: set[str] = set()
     for provider_id in _list(env.get("OIDC_PROVIDERS")):
         key = provider_id.upper().replace("-", "_")
+        if key in seen_keys:
+            raise ConfigError(
+                f"IDP_OIDC_PROVIDERS: {provider_id!r} is listed twice (or clashes with another "
+                f"id on its IDP_OIDC_{key}_* variables)"
+            )
+        seen_keys.add(key)
         if (
             not provider_id.replace("-", "").replace("_", "").isalnum()
             or provider_id != provider_id.lower()
@@ -289,7 +306,7 @@ def load_settings(environ: Mapping[str, str], *, instance_path: str | None = Non
         session_update_age=env.number("SESSION_UPDATE_AGE", 24 * 3600, minimum=0),
         session_fresh_age=env.number("SESSION_FRESH_AGE", 24 * 3600, minimum=0),
         state_ttl=env.number("STATE_TTL", 600, minimum=30),
-        upstream_timeout=float(env.number("UPSTREAM_TIMEOUT", 10)),
+        upstream_timeout=_seconds(env.get("UPSTREAM_TIMEOUT", "10"), "IDP_UPSTREAM_TIMEOUT"),
         max_body_bytes=env.number("MAX_BODY_BYTES", 64 * 1024, minimum=1024),
         providers=_providers(env, environment),
         proxy_count=env.number("PROXY_COUNT", 0, minimum=0),
@@ -312,6 +329,11 @@ def validate(settings: Settings) -> None:
     if base.scheme not in ("http", "https") or not base.hostname or base.query or base.fragment:
         raise ConfigError(
             f"IDP_BASE_URL must be an absolute http(s) URL, got {settings.base_url!r}"
+        )
+    if base.path not in ("", "/"):
+        raise ConfigError(
+            "IDP_BASE_URL must be an origin (scheme://host[:port]) without a path: "
+            f"the API lives at /api/auth on it, got {settings.base_url!r}"
         )
     for origin in settings.trusted_origins:
         if origin_of(origin) != origin:

@@ -18,7 +18,7 @@ def init_app(app: Flask) -> None:
         app,
         resources={r"/api/auth/*": {"origins": sorted(settings.all_trusted_origins)}},
         supports_credentials=True,
-        allow_headers=["Content-Type", "Authorization"],
+        allow_headers=["Content-Type"],
         methods=["GET", "POST", "OPTIONS"],
         max_age=600,
     )

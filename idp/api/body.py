@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from flask import request
@@ -79,3 +80,15 @@ def string_list(body: dict[str, Any], key: str, *, max_items: int = 20) -> tuple
     ):
         raise ValidationError(f"[body.{key}] Invalid input: expected array of strings")
     return tuple(value)
+
+
+# RFC 6749 section 3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
+_SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5B\x5D-\x7E]{1,128}$")
+
+
+def scope_list(body: dict[str, Any], key: str, *, max_items: int = 20) -> tuple[str, ...]:
+    """Extra scopes for the upstream request: each one a valid scope-token."""
+    scopes = string_list(body, key, max_items=max_items)
+    if not all(_SCOPE_TOKEN.fullmatch(scope) for scope in scopes):
+        raise ValidationError(f"[body.{key}] Invalid input: expected scope tokens")
+    return scopes

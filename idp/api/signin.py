@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from flask import Response, g, jsonify, redirect, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
@@ -46,50 +48,62 @@ def _authorization_answer(url: str, *, disable_redirect: bool) -> Response:
     return response
 
 
-@bp.post("/sign-in/social")
-def sign_in_social() -> Response:
+@dataclass(frozen=True)
+class SocialRequest:
+    provider: str
+    redirects: flow.Redirects
+    disable_redirect: bool
+    login_hint: str | None
+    scopes: tuple[str, ...]
+
+
+def social_request(*, new_user_callback: bool) -> SocialRequest:
+    """The body of sign-in/social and link-social, every field checked before anything runs."""
     data = body.json_body()
     provider = body.required_string(data, "provider", max_length=64)
     if data.get("idToken") is not None:
         raise BadRequestError(
             "Signing in with an ID token is not supported", code="ID_TOKEN_NOT_SUPPORTED"
         )
-    disable_redirect = body.boolean(data, "disableRedirect")
-    login_hint = body.string(data, "loginHint", max_length=320)
-    scopes = body.string_list(data, "scopes")
-    redirects = flow.checked_redirects(
-        body.string(data, "callbackURL"),
-        body.string(data, "errorCallbackURL"),
-        body.string(data, "newUserCallbackURL"),
+    return SocialRequest(
+        provider=provider,
+        disable_redirect=body.boolean(data, "disableRedirect"),
+        login_hint=body.string(data, "loginHint", max_length=320),
+        scopes=body.scope_list(data, "scopes"),
+        redirects=flow.checked_redirects(
+            body.string(data, "callbackURL"),
+            body.string(data, "errorCallbackURL"),
+            body.string(data, "newUserCallbackURL") if new_user_callback else None,
+        ),
     )
+
+
+@bp.post("/sign-in/social")
+def sign_in_social() -> Response:
+    social = social_request(new_user_callback=True)
     url = flow.start(
-        provider_id=provider,
-        redirects=redirects,
+        provider_id=social.provider,
+        redirects=social.redirects,
         browser_secret=browser_secret(create=True) or "",
-        login_hint=login_hint,
-        extra_scopes=scopes,
+        login_hint=social.login_hint,
+        extra_scopes=social.scopes,
     )
-    return _authorization_answer(url, disable_redirect=disable_redirect)
+    return _authorization_answer(url, disable_redirect=social.disable_redirect)
 
 
 @bp.post("/link-social")
 def link_social() -> Response:
     current = sessions.require_session()
-    data = body.json_body()
-    provider = body.required_string(data, "provider", max_length=64)
-    disable_redirect = body.boolean(data, "disableRedirect")
-    scopes = body.string_list(data, "scopes")
-    redirects = flow.checked_redirects(
-        body.string(data, "callbackURL"), body.string(data, "errorCallbackURL"), None
-    )
+    social = social_request(new_user_callback=False)
     url = flow.start(
-        provider_id=provider,
-        redirects=redirects,
+        provider_id=social.provider,
+        redirects=social.redirects,
         browser_secret=browser_secret(create=True) or "",
-        extra_scopes=scopes,
+        login_hint=social.login_hint,
+        extra_scopes=social.scopes,
         linking_user=current.user.id,
     )
-    return _authorization_answer(url, disable_redirect=disable_redirect)
+    return _authorization_answer(url, disable_redirect=social.disable_redirect)
 
 
 def _single_values(params: MultiDict[str, str]) -> dict[str, str]:
@@ -103,7 +117,8 @@ def callback(provider_id: str) -> BaseResponse:
         # response_mode=form_post arrives as a cross-site POST, which carries no SameSite=Lax
         # cookie; continue as a top-level GET so the browser binding can be checked.
         params = _single_values(request.form)
-        return redirect(flow.with_query(request.base_url, **params), code=303)
+        # Our public URL, never the Host header a proxy may have rewritten.
+        return redirect(flow.with_query(flow.redirect_uri(provider_id), **params), code=303)
     previous = sessions.current_session(refresh=False)
     response: BaseResponse
     try:

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from idp.connectors.base import AuthorizationRequest, ConnectorError
 from idp.errors import (
     ApiError,
@@ -22,6 +24,7 @@ from idp.errors import (
     InvalidNewUserCallbackURLError,
     ProviderNotFoundError,
 )
+from idp.models import db
 from idp.runtime import get_runtime
 from idp.security.redirects import is_allowed_redirect
 from idp.signin import state as pending_store
@@ -211,6 +214,11 @@ def finish(
     except users.SignInRefusedError as exc:
         log.info("sign-in refused provider=%s code=%s", provider_id, exc.code)
         raise SignInFailedError(exc.code, error_url) from None
+    except SQLAlchemyError:
+        # Nothing was written (one transaction); the browser still lands on the error page.
+        db.session.rollback()
+        log.exception("sign-in could not be stored provider=%s", provider_id)
+        raise SignInFailedError("internal_server_error", error_url) from None
     target = pending.callback_url
     if outcome.is_new_user and pending.new_user_callback_url:
         target = pending.new_user_callback_url

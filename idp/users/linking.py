@@ -1,9 +1,14 @@
 """Which user an upstream identity signs in as: the account-linking rule, as a pure function.
 
-Accounts are keyed by (provider, upstream subject), never by email. An email match links a new
-provider to an existing user only when both sides verified the address and the provider is
-trusted to assert emails; otherwise the sign-in is refused with ``account_not_linked`` rather
-than risk handing a user's account to whoever registered their address elsewhere.
+Accounts are keyed by (provider, upstream subject), never by email. A user's email counts as
+verified only when a provider we trust for emails verified it. An email match links a new
+provider to an existing user only when both sides are verified in that sense; otherwise:
+
+- a trusted, verified newcomer claims the address from a user who never proved it (that user
+  keeps their account, without the address), so nobody can squat an address through a provider
+  we do not trust and then receive its owner's sign-in;
+- anyone else is refused with ``account_not_linked`` rather than be handed an account that
+  may not be theirs.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ class Action(enum.Enum):
     SIGN_IN = "sign_in"  # the account exists: sign its user in
     LINK = "link"  # add the account to an existing user, then sign in (or finish a link)
     CREATE = "create"  # a new user with this account
+    CLAIM_EMAIL = "claim_email"  # a new user, taking the address from an unverified holder
     REFUSE = "refuse"
 
 
@@ -56,6 +62,14 @@ def decide(
         return Decision(Action.SIGN_IN, account_owner)
     if email_owner is None:
         return Decision(Action.CREATE)
-    if email_verified_upstream and provider_trusted_for_email and email_owner.email_verified:
+    vouched = email_verified_upstream and provider_trusted_for_email
+    if vouched and email_owner.email_verified:
         return Decision(Action.LINK, email_owner.id)
+    if vouched:
+        return Decision(Action.CLAIM_EMAIL, email_owner.id)
     return Decision(Action.REFUSE, error="account_not_linked")
+
+
+def vouched_email(*, email_verified_upstream: bool, provider_trusted_for_email: bool) -> bool:
+    """Whether a new user's email counts as verified: only a trusted provider's word counts."""
+    return email_verified_upstream and provider_trusted_for_email

@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from idp.connectors.base import UpstreamIdentity
 from idp.models import Account, User, db
 from idp.runtime import Randomness
 from idp.sessions import store as sessions
-from idp.users.linking import Action, KnownUser, decide
+from idp.users.linking import Action, KnownUser, decide, vouched_email
 
 
 class SignInRefusedError(Exception):
@@ -131,12 +131,22 @@ def _sign_in_once(
     is_new = False
     if decision.action is Action.REFUSE:
         raise SignInRefusedError(decision.error or "unable_to_link_account")
-    if decision.action is Action.CREATE:
+    if decision.action is Action.CLAIM_EMAIL:
+        assert decision.user_id is not None
+        db.session.execute(
+            update(User)
+            .where(User.id == decision.user_id, User.email_verified.is_(False))
+            .values(email=None, updated_at=now)
+        )
+    if decision.action in (Action.CREATE, Action.CLAIM_EMAIL):
         user = User(
             id=random.identifier(),
             name=_display_name(identity),
             email=identity.email,
-            email_verified=identity.email_verified,
+            email_verified=vouched_email(
+                email_verified_upstream=identity.email_verified,
+                provider_trusted_for_email=trust_email,
+            ),
             image=identity.image,
             created_at=now,
             updated_at=now,

@@ -11,6 +11,8 @@ import pytest
 from idp.config import generate_key_encryption_key
 from tests.live import PROJECT_ROOT
 
+pytestmark = pytest.mark.e2e
+
 KEK = generate_key_encryption_key()
 
 

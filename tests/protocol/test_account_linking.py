@@ -150,20 +150,47 @@ def test_email_unverified_upstream_is_not_linked_even_from_a_trusted_provider(
 
 
 @TRUSTED_TWITCH
-def test_existing_user_with_an_unverified_email_is_not_linked_to(
+def test_a_verified_newcomer_claims_the_address_from_a_user_who_never_proved_it(
     app: Flask, client: FlaskClient, google: FakeGoogle, twitch: FakeTwitch
 ) -> None:
     google.user.email_verified = False
     sign_in(client, "google")
-    assert session_of(client)["user"]["emailVerified"] is False
-    other = app.test_client()
+    squatter = session_of(client)["user"]
+    assert squatter["emailVerified"] is False
+    owner = app.test_client()
 
-    response = _sign_in_with_twitch(other)
+    response = _sign_in_with_twitch(owner)
 
     assert response.status_code == 302
-    assert response.headers["Location"] == "/oops?error=account_not_linked"
-    assert cookie_value(other) is None
-    assert _rows(app) == {"users": 1, "accounts": 1, "sessions": 1}
+    assert response.headers["Location"] == "/welcome"  # a new user
+    claimed = session_of(owner)["user"]
+    assert claimed["id"] != squatter["id"]
+    assert claimed["email"] == "ada@example.com"
+    assert claimed["emailVerified"] is True
+    assert (
+        session_of(client)["user"]["email"] is None
+    )  # the squatter keeps the account, not the address
+    assert _rows(app) == {"users": 2, "accounts": 2, "sessions": 2}
+
+
+def test_an_address_asserted_by_an_untrusted_provider_cannot_capture_its_owners_sign_in(
+    app: Flask, client: FlaskClient, google: FakeGoogle, twitch: FakeTwitch
+) -> None:
+    # Twitch is not trusted for emails by default: whatever it says, the address is unproven.
+    twitch.user = FakeUser(
+        sub="666", email="ada@example.com", email_verified=True, preferred_username="mallory"
+    )
+    sign_in(client, "twitch")
+    attacker = session_of(client)["user"]
+    assert attacker["emailVerified"] is False
+    victim = app.test_client()
+
+    assert sign_in(victim, "google").status_code == 302
+    owner = session_of(victim)["user"]
+    assert owner["id"] != attacker["id"]
+    assert owner["emailVerified"] is True
+    assert [a["providerId"] for a in _accounts(victim)] == ["google"]
+    assert [a["providerId"] for a in _accounts(client)] == ["twitch"]
 
 
 def test_returning_user_is_found_by_subject_even_after_the_email_changed_upstream(

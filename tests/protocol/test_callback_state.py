@@ -297,3 +297,15 @@ def test_without_callback_url_the_browser_goes_to_the_base_origin(
 
     assert response.status_code == 302
     assert response.headers["Location"] == BASE_URL
+
+
+def test_form_post_callback_continues_on_our_public_url_whatever_the_host_header(
+    client: FlaskClient, google: FakeGoogle
+) -> None:
+    response = client.post(
+        "/api/auth/callback/google",
+        data={"code": "c", "state": "s"},
+        headers={"Host": "internal:8000"},
+    )
+    assert response.status_code == 303
+    assert response.headers["Location"].startswith("http://localhost/api/auth/callback/google?")

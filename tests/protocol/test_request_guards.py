@@ -205,3 +205,24 @@ def test_the_error_page_shows_a_safe_code(client: FlaskClient, error: str, shown
     page = response.get_data(as_text=True)
     assert f'<span id="error-code">{shown}</span>' in page
     assert "<script>" not in page
+
+
+@pytest.mark.parametrize("path", ["/api/auth/sign-in/social", "/api/auth/link-social"])
+def test_scopes_must_be_scope_tokens(app: Flask, google: FakeGoogle, path: str) -> None:
+    client = signed_in(app)
+    response = client.post(
+        path, json={"provider": "google", "scopes": ['email" onerror="x']}, headers=ORIGIN
+    )
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "VALIDATION_ERROR"
+
+
+def test_link_social_refuses_an_id_token_like_sign_in(app: Flask, google: FakeGoogle) -> None:
+    client = signed_in(app)
+    response = client.post(
+        "/api/auth/link-social",
+        json={"provider": "twitch", "idToken": {"token": "x"}},
+        headers=ORIGIN,
+    )
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "ID_TOKEN_NOT_SUPPORTED"

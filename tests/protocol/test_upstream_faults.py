@@ -423,3 +423,18 @@ def test_failure_without_an_error_callback_redirects_to_the_default_error_page(
     assert response.status_code == 302
     assert response.headers["Location"] == f"{BASE_URL}/api/auth/error?error=access_denied"
     assert _rows(app) == NOTHING
+
+
+def test_a_database_failure_while_storing_the_sign_in_ends_on_the_error_page(
+    app: Flask, client: FlaskClient, google: FakeGoogle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from idp.users import store as users
+
+    def database_down(*args: object, **kwargs: object) -> None:
+        raise OperationalError("INSERT INTO users", {}, Exception("server closed the connection"))
+
+    monkeypatch.setattr(users, "sign_in_identity", database_down)
+    response = _sign_in_with_error_callback(client)
+    _assert_refused(app, client, response, "internal_server_error")

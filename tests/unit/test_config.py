@@ -134,3 +134,32 @@ def test_secrets_do_not_appear_in_the_settings_repr(tmp_path: Path) -> None:
     )
     assert SECRET not in repr(settings)
     assert "google-secret-value" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"IDP_BASE_URL": "https://chat.example/auth"}, "without a path"),
+        ({"IDP_UPSTREAM_TIMEOUT": "0"}, "between 0.1 and 120"),
+        ({"IDP_UPSTREAM_TIMEOUT": "soon"}, "number of seconds"),
+        (
+            {
+                "IDP_OIDC_PROVIDERS": "a-b a_b",
+                "IDP_OIDC_A_B_ISSUER": "https://x.example",
+                "IDP_OIDC_A_B_CLIENT_ID": "x",
+                "IDP_OIDC_A_B_CLIENT_SECRET": "y",
+            },
+            "listed twice",
+        ),
+    ],
+)
+def test_ambiguous_settings_are_refused(
+    tmp_path: Path, change: dict[str, str], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(base_env(**change), instance_path=str(tmp_path))
+
+
+def test_the_upstream_timeout_accepts_fractions(tmp_path: Path) -> None:
+    settings = load_settings(base_env(IDP_UPSTREAM_TIMEOUT="2.5"), instance_path=str(tmp_path))
+    assert settings.upstream_timeout == 2.5
