@@ -14,7 +14,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from idp import api, cli, errors
-from idp.config import PROJECT_ROOT, Settings, load_settings
+from idp.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from idp.connectors.registry import build_registry
 from idp.keys.crypto import KeyEncryption
 from idp.keys.ring import KeyRing
@@ -77,7 +77,11 @@ def create_app(
         ),
     )
     with app.app_context():
-        get_runtime(app).keys.check_decryptable()
+        try:
+            get_runtime(app).keys.check_decryptable()
+        except ConfigError:
+            db.engine.dispose()  # refused: leave no pooled connection behind
+            raise
     if settings.proxy_count:
         app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
             app.wsgi_app, x_for=settings.proxy_count, x_proto=settings.proxy_count

@@ -188,6 +188,7 @@ def app(
     twitch: FakeTwitch,
     env_overrides: dict[str, str],
 ) -> Iterator[Flask]:
+    empty_tables(migrated_database)  # whatever a live server before us left behind
     settings = make_settings(
         migrated_database, instance=str(tmp_path), google=google, twitch=twitch, extra=env_overrides
     )

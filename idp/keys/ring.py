@@ -73,10 +73,10 @@ class KeyRing:
         return Snapshot(
             loaded_at=self._clock(),
             signers=signers,
-            verification_keys=KeySet.import_key_set(json.loads(body)),
+            verification_keys=KeySet.import_key_set(json.loads(body)) if rows else KeySet([]),
             published_kids=frozenset(row.kid for row in rows),
             jwks_body=body,
-            etag='"' + hashlib.sha256(body).hexdigest()[:32] + '"',
+            etag=hashlib.sha256(body).hexdigest()[:32],
             kids_by_state=by_state,
         )
 

@@ -20,11 +20,11 @@ def jwks_response() -> Response:
         # Shorter than the time a next key is published before it signs (min_publish_time),
         # so a verifier that honours it always holds a key before it sees a token signed by it.
         "Cache-Control": f"public, max-age={runtime.settings.jwks_max_age}",
-        "ETag": snapshot.etag,
+        "ETag": f'"{snapshot.etag}"',
         # Public data: any origin may read it, without credentials (embeds verify in browsers).
         "Access-Control-Allow-Origin": "*",
     }
-    if snapshot.etag in request.if_none_match:
+    if request.if_none_match.contains(snapshot.etag):
         return Response(status=304, headers=headers)
     return Response(snapshot.jwks_body, mimetype="application/jwk-set+json", headers=headers)
 

@@ -1,0 +1,105 @@
+"""Rotations on a running multi-worker server, with verifiers running in other processes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.e2e.conftest import live_database_url
+from tests.fakes import FakeGoogle
+from tests.live import PROJECT_ROOT, LiveServer
+
+pytestmark = pytest.mark.e2e
+
+VERIFIERS = 3
+RUN_SECONDS = 16
+# A next key may sign after jwks_max_age + refresh_interval = 3 s.
+FAST_KEYS = {"IDP_JWKS_MAX_AGE": "2", "IDP_KEYS_REFRESH_INTERVAL": "1"}
+
+
+@pytest.fixture(scope="module")
+def fast_rotating_server(
+    migrated_database: str, tmp_path_factory: pytest.TempPathFactory, live_google: FakeGoogle
+) -> Iterator[LiveServer]:
+    instance = tmp_path_factory.mktemp("rotation")
+    env = {
+        **FAST_KEYS,
+        "IDP_GOOGLE_CLIENT_ID": live_google.client_id,
+        "IDP_GOOGLE_CLIENT_SECRET": live_google.client_secret,
+        "IDP_GOOGLE_ISSUER": live_google.issuer,
+    }
+    with LiveServer(
+        database_url=live_database_url(migrated_database, instance),
+        instance=instance,
+        env=env,
+        workers=2,
+    ) as server:
+        yield server
+
+
+def _signed_in_cookie(server: LiveServer) -> str:
+    browser = requests.Session()
+    browser.headers["Origin"] = server.url
+    started = browser.post(f"{server.url}/api/auth/sign-in/social", json={"provider": "google"})
+    back = browser.get(started.json()["url"], allow_redirects=False).headers["Location"]
+    assert browser.get(back, allow_redirects=False).status_code == 302
+    return "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
+
+
+def _flask(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=PROJECT_ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_two_rotations_under_load_fail_no_verification(
+    fast_rotating_server: LiveServer, tmp_path: Path
+) -> None:
+    server = fast_rotating_server
+    cookie = _signed_in_cookie(server)
+    requests.get(f"{server.url}/.well-known/jwks.json", timeout=10)  # the first keys
+    verifiers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.e2e.rotation_client",
+                server.url,
+                cookie,
+                str(RUN_SECONDS),
+            ],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(VERIFIERS)
+    ]
+    rotations = []
+    for _ in range(2):
+        time.sleep(5)
+        rotated = _flask(server, "keys", "rotate", "--json")
+        assert rotated.returncode == 0, rotated.stderr + rotated.stdout
+        rotations.append(json.loads(rotated.stdout))
+    results = []
+    for verifier in verifiers:
+        out, err = verifier.communicate(timeout=RUN_SECONDS + 60)
+        assert verifier.returncode == 0, err
+        results.append(json.loads(out))
+
+    assert all(r["failed"] == 0 for r in results), results
+    assert sum(r["ok"] for r in results) > 100
+    seen = set().union(*(r["kids"] for r in results))
+    assert {rotations[0]["retired"], rotations[0]["active"], rotations[1]["active"]} <= seen
