@@ -9,11 +9,12 @@ import os
 from pathlib import Path
 
 from flask import Flask, Response
+from flask_cors import CORS
 from flask_migrate import Migrate
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import api, cli, errors
+from idp import api, cli, errors, oidc
 from idp.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from idp.connectors.registry import build_registry
 from idp.keys.crypto import KeyEncryption
@@ -90,10 +91,39 @@ def create_app(
     errors.register_error_handlers(app)
     current_session.init_app(app)
     api.init_app(app)
+    oidc.init_app(app)
     app.register_blueprint(wellknown)
+    _cors(app, settings)
     cli.init_app(app)
     app.after_request(_security_headers)
     return app
+
+
+def _cors(app: Flask, settings: Settings) -> None:
+    """Who may call us from a browser on another origin.
+
+    ``/api/auth`` answers credentialed requests from the trusted origins only; the OpenID
+    endpoints that embeds call from their own origins (token, userinfo, revocation, discovery)
+    answer any origin, never with credentials: they authenticate by tokens, not cookies.
+    """
+    CORS(
+        app,
+        resources={
+            r"/api/auth/*": {
+                "origins": sorted(settings.all_trusted_origins),
+                "supports_credentials": True,
+                "allow_headers": ["Content-Type"],
+            },
+            r"/oauth2/(token|userinfo|revoke)": {
+                "origins": "*",
+                "supports_credentials": False,
+                "allow_headers": ["Content-Type", "Authorization"],
+            },
+            r"/.well-known/*": {"origins": "*", "supports_credentials": False},
+        },
+        methods=["GET", "POST", "OPTIONS"],
+        max_age=600,
+    )
 
 
 def _engine_options(settings: Settings) -> dict[str, object]:

@@ -80,6 +80,14 @@ class Settings:
     # The session JWT of GET /api/auth/token.
     jwt_ttl: int = 900
     jwt_audience: str = ""
+    # Our OpenID provider.
+    id_token_ttl: int = 3600
+    access_token_ttl: int = 3600
+    refresh_token_ttl: int = 30 * 24 * 3600
+    code_ttl: int = 60
+    # A spent refresh token presented again within this many seconds, by the same client, gets
+    # a new pair (two tabs refreshing at once); after it, reuse revokes the whole grant.
+    refresh_reuse_grace: int = 10
     # How many reverse proxies in front of us set X-Forwarded-For / -Proto (0: trust none).
     proxy_count: int = 0
     # Where the state of a development install lives (SQLite file, generated secrets).
@@ -104,7 +112,7 @@ class Settings:
     @property
     def max_token_lifetime(self) -> int:
         """The longest a token we sign stays valid: how long a retired key must stay published."""
-        return self.jwt_ttl
+        return max(self.jwt_ttl, self.id_token_ttl)
 
     @property
     def min_publish_time(self) -> int:
@@ -316,6 +324,11 @@ def load_settings(environ: Mapping[str, str], *, instance_path: str | None = Non
         jwks_max_age=env.number("JWKS_MAX_AGE", 300, minimum=0),
         keys_refresh_interval=env.number("KEYS_REFRESH_INTERVAL", 30),
         jwt_ttl=env.number("JWT_TTL", 900, minimum=30),
+        id_token_ttl=env.number("ID_TOKEN_TTL", 3600, minimum=60),
+        access_token_ttl=env.number("ACCESS_TOKEN_TTL", 3600, minimum=60),
+        refresh_token_ttl=env.number("REFRESH_TOKEN_TTL", 30 * 24 * 3600, minimum=300),
+        code_ttl=env.number("CODE_TTL", 60, minimum=10),
+        refresh_reuse_grace=env.number("REFRESH_REUSE_GRACE", 10, minimum=0),
         jwt_audience=env.get("JWT_AUDIENCE") or origin_of(base_url) or base_url,
         instance_path=instance,
     )

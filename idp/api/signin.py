@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TypeVar
 
 from flask import Response, g, jsonify, redirect, request
 from werkzeug.datastructures import MultiDict
@@ -18,6 +19,7 @@ from idp.sessions.cookies import STATE_COOKIE
 from idp.signin import flow
 
 MAX_PARAM_LENGTH = 4096
+ResponseT = TypeVar("ResponseT", bound=BaseResponse)
 _NEW_BROWSER_SECRET = "idp_new_browser_secret"  # noqa: S105  (a name, not a secret)
 
 
@@ -38,14 +40,19 @@ def browser_secret(*, create: bool) -> str | None:
     return secret
 
 
-def _authorization_answer(url: str, *, disable_redirect: bool) -> Response:
-    response = jsonify({"url": url, "redirect": not disable_redirect})
-    response.headers["Cache-Control"] = "no-store"
+def set_browser_cookie(response: ResponseT) -> ResponseT:
+    """Write the binding cookie that :func:`browser_secret` scheduled, if any."""
     secret = g.get(_NEW_BROWSER_SECRET)
     if secret:
         runtime = get_runtime()
         runtime.cookies.set(response, STATE_COOKIE, secret, max_age=runtime.settings.state_ttl)
     return response
+
+
+def _authorization_answer(url: str, *, disable_redirect: bool) -> Response:
+    response = jsonify({"url": url, "redirect": not disable_redirect})
+    response.headers["Cache-Control"] = "no-store"
+    return set_browser_cookie(response)
 
 
 @dataclass(frozen=True)

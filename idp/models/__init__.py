@@ -2,7 +2,20 @@
 
 from idp.models.base import db
 from idp.models.keys import SigningKey
+from idp.models.oauth import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken
 from idp.models.signin import SignInState
 from idp.models.user import Account, Session, User
 
-__all__ = ["Account", "Session", "SignInState", "SigningKey", "User", "db"]
+__all__ = [
+    "Account",
+    "OAuthClient",
+    "OAuthCode",
+    "OAuthConsent",
+    "OAuthGrant",
+    "OAuthToken",
+    "Session",
+    "SignInState",
+    "SigningKey",
+    "User",
+    "db",
+]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Response
+from werkzeug.wrappers import Response
 
 from idp.config import Settings
 from idp.security.secrets import derive_key, sign, unsign

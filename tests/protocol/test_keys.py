@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from idp.config import ConfigError, generate_key_encryption_key
 from idp.keys import jose
 from idp.models import SigningKey, db
+from idp.runtime import get_runtime
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle
 from tests.helpers import BASE_URL, KEY_ENCRYPTION_KEY, sign_in
@@ -188,7 +189,9 @@ def test_prune_removes_retired_keys_only_after_their_last_token_expired(
     client.get("/.well-known/jwks.json")
     retired = kids(app, "active")
     assert cli(app, "rotate", "--force").exit_code == 0
-    clock.advance(900 + 30 - 1)
+    lifetime = get_runtime(app).settings.max_token_lifetime  # the longest token a key signs
+    assert lifetime == 3600  # ID tokens (an hour) outlive session JWTs (15 minutes)
+    clock.advance(lifetime + 30 - 1)
     assert json.loads(cli(app, "prune", "--json").output) == {"removed": []}
     clock.advance(1)
     assert json.loads(cli(app, "prune", "--json").output) == {"removed": retired}

@@ -1,0 +1,30 @@
+"""The claims a user carries, by name (OpenID Connect Core 5.1, plus our chat claims)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection
+from typing import Any
+
+from idp.models import User
+
+CLAIM_SOURCES: dict[str, Callable[[User], Any]] = {
+    "name": lambda user: user.name,
+    "preferred_username": lambda user: user.name,
+    "picture": lambda user: user.image,
+    "updated_at": lambda user: int(user.updated_at.timestamp()),
+    "email": lambda user: user.email,
+    "email_verified": lambda user: bool(user.email) and user.email_verified,
+}
+
+
+def user_claims(user: User, names: Collection[str]) -> dict[str, Any]:
+    """The values of ``names`` for ``user``; claims without a value are left out (5.3.2)."""
+    claims: dict[str, Any] = {"sub": user.id}
+    for name in sorted(names):
+        source = CLAIM_SOURCES.get(name)
+        if source is None:
+            continue
+        value = source(user)
+        if value is not None:
+            claims[name] = value
+    return claims

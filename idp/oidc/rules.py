@@ -1,0 +1,160 @@
+"""Protocol rules of our OpenID provider, as pure functions over plain values.
+
+Each cites the section it comes from (OpenID Connect Core 1.0 unless stated otherwise).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access", "chat")
+PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account"})
+# 5.4: which claims each scope releases ("chat" is ours: the presentation of a user in chat).
+SCOPE_CLAIMS: Mapping[str, tuple[str, ...]] = {
+    "profile": ("name", "preferred_username", "picture", "updated_at"),
+    "email": ("email", "email_verified"),
+    "chat": ("name_color", "badges", "flair", "role"),
+}
+SUPPORTED_CLAIMS = (
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "auth_time",
+    "nonce",
+    "azp",
+    "at_hash",
+    "sid",
+    *(claim for claims in SCOPE_CLAIMS.values() for claim in claims),
+)
+
+
+class RequestError(ValueError):
+    """A malformed authorization parameter: answered with ``invalid_request``."""
+
+
+def parse_prompt(value: str | None) -> frozenset[str]:
+    """3.1.2.1: a space-delimited set; ``none`` must stand alone."""
+    prompts = frozenset((value or "").split())
+    unknown = prompts - PROMPT_VALUES
+    if unknown:
+        raise RequestError(f"unsupported prompt value {sorted(unknown)[0]!r}")
+    if "none" in prompts and len(prompts) > 1:
+        raise RequestError("prompt=none cannot be combined with other values")
+    return prompts
+
+
+def parse_max_age(value: str | None) -> int | None:
+    """3.1.2.1: a non-negative number of seconds."""
+    if value is None or value == "":
+        return None
+    if not value.isdigit() or len(value) > 10:
+        raise RequestError("max_age must be a non-negative integer")
+    return int(value)
+
+
+def login_is_stale(auth_time: datetime, now: datetime, max_age: int | None) -> bool:
+    """3.1.2.1: with max_age, the user must re-authenticate once it has passed since auth_time."""
+    return max_age is not None and now - auth_time > timedelta(seconds=max_age)
+
+
+@dataclass(frozen=True)
+class LoginDecision:
+    sign_in: bool  # send the user to sign in (again)
+    error: str | None = None  # or answer the client with this error (prompt=none)
+
+
+def decide_login(
+    *,
+    prompts: frozenset[str],
+    signed_in_user: str | None,
+    auth_time: datetime | None,
+    now: datetime,
+    max_age: int | None,
+    hinted_subject: str | None,
+) -> LoginDecision:
+    """Whether the user must (re-)authenticate before the authorization can go on.
+
+    ``prompt=login`` and ``select_account`` always ask; ``max_age`` asks when the login is older;
+    an ``id_token_hint`` for someone else asks (3.1.2.1). With ``prompt=none`` each of these is
+    an error instead: ``login_required`` (3.1.2.6).
+    """
+    must_sign_in = (
+        signed_in_user is None
+        or bool(prompts & {"login", "select_account"})
+        or (auth_time is not None and login_is_stale(auth_time, now, max_age))
+        or (hinted_subject is not None and hinted_subject != signed_in_user)
+    )
+    if not must_sign_in:
+        return LoginDecision(sign_in=False)
+    if "none" in prompts:
+        return LoginDecision(sign_in=False, error="login_required")
+    return LoginDecision(sign_in=True)
+
+
+def needs_consent(
+    *,
+    first_party: bool,
+    prompts: frozenset[str],
+    requested: Collection[str],
+    granted: Collection[str],
+) -> bool:
+    """Third-party clients need the user's consent for every scope not granted before."""
+    if first_party:
+        return False
+    return "consent" in prompts or not set(requested) <= set(granted)
+
+
+def parse_claims_request(value: str | None) -> dict[str, dict[str, Any]]:
+    """5.5: the ``claims`` parameter, keeping only the ``id_token`` and ``userinfo`` members."""
+    if not value:
+        return {}
+    if len(value) > 4096:
+        raise RequestError("claims parameter too large")
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        raise RequestError("claims must be a JSON object") from None
+    if not isinstance(parsed, dict):
+        raise RequestError("claims must be a JSON object")
+    request: dict[str, dict[str, Any]] = {}
+    for target in ("id_token", "userinfo"):
+        member = parsed.get(target)
+        if member is None:
+            continue
+        if not isinstance(member, dict) or not all(
+            v is None or isinstance(v, dict) for v in member.values()
+        ):
+            raise RequestError(f"claims.{target} must be an object of claim requests")
+        request[target] = {str(k): v for k, v in member.items()}
+    return request
+
+
+def claims_for_scopes(scopes: Collection[str]) -> set[str]:
+    return {claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())}
+
+
+def requested_claims(claims_request: Mapping[str, Mapping[str, Any]], target: str) -> set[str]:
+    """Claims the client asked for by name for ``target`` (5.5.1), among those we support."""
+    return {name for name in claims_request.get(target, {}) if name in SUPPORTED_CLAIMS}
+
+
+def released_claims(
+    scopes: Collection[str], claims_request: Mapping[str, Mapping[str, Any]], target: str
+) -> set[str]:
+    """What a token or userinfo response may carry: the scopes' claims and any asked by name.
+
+    Claims asked by name are shown on the consent page like scopes, so releasing them is
+    covered by the user's consent.
+    """
+    return claims_for_scopes(scopes) | requested_claims(claims_request, target)
+
+
+def redirect_uri_registered(uri: str, registered: Collection[str]) -> bool:
+    """Exact string comparison (3.1.2.1; RFC 9700 section 2.1): no prefixes, no patterns."""
+    return uri in registered

@@ -1,0 +1,473 @@
+"""Authlib's authorization server, over our models.
+
+Authlib does the OAuth 2 mechanics (client authentication, grant dispatch, PKCE, RFC 7009 and
+7662 endpoints, error bodies); this module adapts our models to its interfaces and adds our
+rules on top: S256 only, codes redeemed once with reuse revoking the grant, refresh tokens
+rotated with reuse detection, ID tokens signed by our key ring.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
+from authlib.oauth2.rfc6749 import ClientMixin, grants
+from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6750 import BearerTokenGenerator
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7636 import CodeChallenge
+from authlib.oauth2.rfc7662 import IntrospectionEndpoint
+from authlib.oauth2.rfc9207 import IssuerParameter
+from flask import Flask
+
+from idp.models import OAuthClient, OAuthToken, Session, User, db
+from idp.oidc import rules, store
+from idp.oidc.claims import user_claims
+from idp.runtime import get_runtime
+from idp.security.secrets import b64url, constant_time_equals, token_hash
+
+TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
+CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+
+
+class Client(ClientMixin):  # type: ignore[misc]
+    """An :class:`OAuthClient` as Authlib sees it."""
+
+    def __init__(self, row: OAuthClient) -> None:
+        self.row = row
+        self.client_id = row.client_id
+
+    def get_client_id(self) -> str:
+        return self.row.client_id
+
+    def get_default_redirect_uri(self) -> None:
+        return None  # OpenID Connect requires redirect_uri in every request (3.1.2.1)
+
+    def get_allowed_scope(self, scope: str) -> str:
+        allowed = self.row.scope_set
+        return " ".join(s for s in (scope or "").split() if s in allowed)
+
+    def check_redirect_uri(self, redirect_uri: str) -> bool:
+        return rules.redirect_uri_registered(redirect_uri, self.row.redirect_uris)
+
+    def check_client_secret(self, client_secret: str) -> bool:
+        stored = self.row.secret_hash
+        return stored is not None and hmac.compare_digest(stored, token_hash(client_secret))
+
+    def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
+        if endpoint == "introspection":
+            return not self.row.is_public and method in CONFIDENTIAL_AUTH_METHODS
+        registered = self.row.token_endpoint_auth_method
+        if self.row.is_public:
+            return method == "none"
+        # A confidential client may use either form of its secret.
+        return method in CONFIDENTIAL_AUTH_METHODS and registered in CONFIDENTIAL_AUTH_METHODS
+
+    def check_response_type(self, response_type: str) -> bool:
+        return response_type == "code" and "authorization_code" in self.row.grant_types
+
+    def check_grant_type(self, grant_type: str) -> bool:
+        if grant_type == "client_credentials" and self.row.is_public:
+            return False
+        return grant_type in self.row.grant_types
+
+
+@dataclass
+class AuthorizedUser:
+    """Who authorized, from which first-party session, and what they allowed to be released."""
+
+    user: User
+    session: Session
+    claims: dict[str, Any]
+
+
+class Code:
+    """A redeemed authorization code as Authlib sees it."""
+
+    def __init__(self, redeemed: store.RedeemedCode) -> None:
+        self.row, self.grant = redeemed.code, redeemed.grant
+        self.code_challenge = self.row.code_challenge
+        self.code_challenge_method = self.row.code_challenge_method
+
+    def get_redirect_uri(self) -> str:
+        return self.row.redirect_uri
+
+    def get_scope(self) -> str:
+        return self.grant.scope
+
+    def get_nonce(self) -> str | None:
+        return self.row.nonce
+
+    def get_auth_time(self) -> int | None:
+        return int(self.grant.auth_time.timestamp()) if self.grant.auth_time else None
+
+    def get_acr(self) -> None:
+        return None
+
+    def get_amr(self) -> None:
+        return None
+
+
+class Token:
+    """An :class:`OAuthToken` as Authlib's revocation, introspection and refresh see it."""
+
+    def __init__(self, row: OAuthToken, *, refresh: bool) -> None:
+        self.row, self.refresh = row, refresh
+
+    def check_client(self, client: Client) -> bool:
+        return constant_time_equals(self.row.client_id, client.get_client_id())
+
+    def get_scope(self) -> str:
+        return self.row.scope
+
+    def get_expires_in(self) -> int:
+        return int((self.row.expires_at - self.row.issued_at).total_seconds())
+
+    def is_expired(self) -> bool:
+        now = get_runtime().now()
+        if self.refresh:
+            return self.row.refresh_expires_at is None or self.row.refresh_expires_at <= now
+        return self.row.expires_at <= now
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None or (
+            self.refresh and self.row.refreshed_at is not None
+        )
+
+    def get_user(self) -> User | None:
+        return db.session.get(User, self.row.user_id) if self.row.user_id else None
+
+
+def id_token_claims(
+    *,
+    user: User,
+    client_id: str,
+    scope: str,
+    claims_request: dict[str, Any],
+    nonce: str | None,
+    auth_time: datetime | None,
+    session_id: str | None,
+    access_token: str | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """Core 2 and 3.1.3.6: the ID token's claims."""
+    runtime = get_runtime()
+    released = rules.released_claims(scope.split(), claims_request, "id_token")
+    issued = int(now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": runtime.settings.base_url,
+        "aud": client_id,
+        "azp": client_id,
+        "iat": issued,
+        "exp": issued + runtime.settings.id_token_ttl,
+        **user_claims(user, released),
+    }
+    if auth_time is not None:
+        claims["auth_time"] = int(auth_time.timestamp())
+    if nonce:
+        claims["nonce"] = nonce
+    if session_id:
+        claims["sid"] = session_id
+    if access_token:
+        claims["at_hash"] = at_hash(access_token)
+    return claims
+
+
+def at_hash(access_token: str) -> str:
+    """3.1.3.6: base64url of the left half of the SHA-256 of the access token (RS256)."""
+    return b64url(hashlib.sha256(access_token.encode("ascii")).digest()[:16])
+
+
+def sign_id_token(claims: dict[str, Any]) -> str:
+    from idp.keys import jose
+
+    alg, key = get_runtime().keys.signer("RS256")  # RS256: mandatory for ID tokens (Core 15.1)
+    return jose.sign(claims, key=key, alg=alg)
+
+
+class S256Challenge(CodeChallenge):  # type: ignore[misc]
+    """PKCE with S256 only (RFC 9700 2.1.1): ``plain`` and a missing method are refused."""
+
+    DEFAULT_CODE_CHALLENGE_METHOD = "S256"
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant: Any, redirect_uri: str) -> None:
+        payload = grant.request.payload.data
+        if payload.get("code_challenge") and payload.get("code_challenge_method") != "S256":
+            raise InvalidRequestError(
+                "code_challenge_method must be S256", redirect_uri=redirect_uri
+            )
+        client: Client = grant.request.client
+        if client.row.is_public and not payload.get("code_challenge"):
+            raise InvalidRequestError(
+                "public clients must use PKCE (S256)", redirect_uri=redirect_uri
+            )
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def save_authorization_code(self, code: str, request: Any) -> None:
+        runtime = get_runtime()
+        authorized: AuthorizedUser = request.user
+        data = request.payload.data
+        store.create_code(
+            code,
+            store.CodeRequest(
+                client_id=request.client.get_client_id(),
+                user_id=authorized.user.id,
+                session_id=authorized.session.id,
+                scope=request.scope,
+                redirect_uri=request.payload.redirect_uri,
+                nonce=data.get("nonce"),
+                code_challenge=data.get("code_challenge"),
+                code_challenge_method=data.get("code_challenge_method"),
+                claims=authorized.claims,
+                auth_time=authorized.session.created_at,
+            ),
+            runtime.now(),
+            runtime.settings.code_ttl,
+            runtime.random,
+        )
+
+    def query_authorization_code(self, code: str, client: Client) -> Code | None:
+        try:
+            redeemed = store.redeem_code(code, client.get_client_id(), get_runtime().now())
+        except store.CodeReusedError:
+            raise InvalidGrantError(
+                "authorization code already used; its tokens are revoked"
+            ) from None
+        return Code(redeemed) if redeemed else None
+
+    def delete_authorization_code(self, authorization_code: Code) -> None:
+        """Nothing to do: :func:`store.redeem_code` consumed it atomically."""
+
+    def authenticate_user(self, authorization_code: Code) -> User | None:
+        user_id = authorization_code.grant.user_id
+        return db.session.get(User, user_id) if user_id else None
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True  # rotation (RFC 9700 4.14.2)
+
+    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+        runtime = get_runtime()
+        client: Client = self.request.client
+        try:
+            row = store.rotate_refresh_token(
+                refresh_token,
+                client.get_client_id(),
+                runtime.now(),
+                runtime.settings.refresh_reuse_grace,
+            )
+        except store.RefreshReusedError:
+            raise InvalidGrantError("refresh token already used; the grant is revoked") from None
+        if row is None:
+            return None
+        grant = store.grant_of(row)
+        if grant is None or grant.revoked_at is not None:
+            return None
+        return _RotatingToken(row)
+
+    def authenticate_user(self, refresh_token: Token) -> User | None:
+        return refresh_token.get_user()
+
+    def revoke_old_credential(self, refresh_token: Token) -> None:
+        """Nothing to do: :func:`store.rotate_refresh_token` spent it atomically."""
+
+
+class _RotatingToken(Token):
+    """A refresh token just spent by this request: valid for this one exchange."""
+
+    def __init__(self, row: OAuthToken) -> None:
+        super().__init__(row, refresh=True)
+
+    def is_revoked(self) -> bool:
+        return self.row.revoked_at is not None
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+
+class OpenIDTokens:
+    """Adds the ID token to token responses whose scope has ``openid`` (Core 3.1.3.3, 12.2)."""
+
+    def __call__(self, grant: Any) -> None:
+        grant.register_hook("after_create_token_response", self.add_id_token)
+
+    def add_id_token(self, grant: Any, response: tuple[int, dict[str, Any], Any]) -> None:
+        _, token, _ = response
+        request = grant.request
+        if "openid" not in token.get("scope", "").split() or request.user is None:
+            return
+        code: Code | None = getattr(request, "authorization_code", None)
+        refresh: Token | None = getattr(request, "refresh_token", None)
+        source = code.grant if code else (store.grant_of(refresh.row) if refresh else None)
+        if source is None:
+            return
+        token["id_token"] = sign_id_token(
+            id_token_claims(
+                user=request.user,
+                client_id=request.client.get_client_id(),
+                scope=token["scope"],
+                claims_request=json.loads(source.claims) if source.claims else {},
+                nonce=code.get_nonce() if code else None,
+                auth_time=source.auth_time,
+                session_id=source.session_id,
+                access_token=token.get("access_token"),
+                now=get_runtime().now(),
+            )
+        )
+
+
+class Revocation(RevocationEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return _query_token(token_string, token_type_hint)
+
+    def revoke_token(self, token: Token, request: Any) -> None:
+        store.revoke_token(token.row, get_runtime().now(), whole_grant=token.refresh)
+
+
+class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
+    CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
+        return _query_token(token_string, token_type_hint)
+
+    def check_permission(self, token: Token, client: Client, request: Any) -> bool:
+        # Any confidential client (a resource server) may introspect any token.
+        return True
+
+    def introspect_token(self, token: Token) -> dict[str, Any]:
+        """RFC 7662 2.2."""
+        row = token.row
+        user = token.get_user()
+        if row.user_id and user is None:
+            return {"active": False}
+        expires = (
+            row.refresh_expires_at if token.refresh and row.refresh_expires_at else row.expires_at
+        )
+        payload: dict[str, Any] = {
+            "active": True,
+            "scope": row.scope,
+            "client_id": row.client_id,
+            "token_type": "refresh_token" if token.refresh else "Bearer",
+            "exp": int(expires.timestamp()),
+            "iat": int(row.issued_at.timestamp()),
+            "iss": get_runtime().settings.base_url,
+            "aud": row.client_id,
+        }
+        if user is not None:
+            payload["sub"] = user.id
+            payload["username"] = user.name
+        return payload
+
+
+def _query_token(token_string: str, hint: str | None) -> Token | None:
+    if len(token_string) > 512:
+        return None
+    order = (
+        ("refresh_token", "access_token")
+        if hint == "refresh_token"
+        else ("access_token", "refresh_token")
+    )
+    for kind in order:
+        row = (
+            store.find_access_token(token_string)
+            if kind == "access_token"
+            else store.find_refresh_token(token_string)
+        )
+        if row is not None:
+            return Token(row, refresh=kind == "refresh_token")
+    return None
+
+
+class TokenGenerator(BearerTokenGenerator):  # type: ignore[misc]
+    def generate(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        token: dict[str, Any] = super().generate(*args, **kwargs)
+        if token.get("refresh_token") is None:
+            token.pop("refresh_token", None)  # none for this client or grant: leave it out
+        return token
+
+
+class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
+    def query_client(self, client_id: str) -> Client | None:
+        row = store.get_client(client_id)
+        return Client(row) if row else None
+
+    def save_token(self, token: dict[str, Any], request: Any) -> None:
+        runtime = get_runtime()
+        client: Client = request.client
+        user = request.user
+        if isinstance(user, AuthorizedUser):
+            user = user.user
+        code: Code | None = getattr(request, "authorization_code", None)
+        refresh: Token | None = getattr(request, "refresh_token", None)
+        if code is not None:
+            grant_id = code.grant.id
+        elif refresh is not None:
+            grant_id = refresh.row.grant_id
+        else:
+            grant_id = store.create_grant(
+                client.get_client_id(), None, token.get("scope", ""), runtime.now(), runtime.random
+            ).id
+        store.save_token(
+            access_token=token["access_token"],
+            refresh_token=token.get("refresh_token"),
+            grant_id=grant_id,
+            client_id=client.get_client_id(),
+            user_id=user.id if isinstance(user, User) else None,
+            scope=token.get("scope", ""),
+            now=runtime.now(),
+            access_ttl=runtime.settings.access_token_ttl,
+            refresh_ttl=runtime.settings.refresh_token_ttl,
+            random=runtime.random,
+        )
+
+
+def create_server(app: Flask) -> AuthorizationServer:
+    runtime = get_runtime(app)
+    settings = runtime.settings
+    server = AuthorizationServer()
+    server.scopes_supported = list(rules.SUPPORTED_SCOPES)
+    server._error_uris = None
+
+    def access_token(client: Client, grant_type: str, user: Any, scope: str) -> str:
+        return runtime.random.token(32)
+
+    def refresh_token(client: Client, grant_type: str, user: Any, scope: str) -> str | None:
+        if grant_type == "client_credentials":
+            return None
+        if "offline_access" not in scope.split() and not client.row.first_party:
+            # Core 11: third parties get refresh tokens only when they asked for offline access.
+            return None
+        return runtime.random.token(32)
+
+    def expires_in(client: Client, grant_type: str) -> int:
+        return settings.access_token_ttl
+
+    server.register_token_generator(
+        "default", TokenGenerator(access_token, refresh_token, expires_in)
+    )
+    server.register_grant(AuthorizationCodeGrant, [S256Challenge(required=True), OpenIDTokens()])
+    server.register_grant(RefreshTokenGrant, [OpenIDTokens()])
+    server.register_grant(ClientCredentialsGrant)
+    server.register_endpoint(Revocation)
+    server.register_endpoint(Introspection)
+
+    class Issuer(IssuerParameter):  # type: ignore[misc]
+        def get_issuer(self) -> str:
+            return settings.base_url
+
+    server.register_extension(Issuer())
+    return server

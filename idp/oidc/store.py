@@ -1,0 +1,352 @@
+"""Persistence of our OpenID provider: clients, consents, grants, codes and tokens.
+
+Codes and refresh tokens are consumed with compare-and-swap updates, so a code is redeemed
+once and a refresh token rotated once, however many requests race for it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select, update
+
+from idp.models import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken, db
+from idp.models.base import rows_affected
+from idp.runtime import Randomness
+from idp.security.secrets import token_hash
+
+# -- clients ------------------------------------------------------------------------------------
+
+
+def get_client(client_id: str) -> OAuthClient | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    return db.session.get(OAuthClient, client_id)
+
+
+def list_clients() -> list[OAuthClient]:
+    return list(db.session.scalars(select(OAuthClient).order_by(OAuthClient.created_at)))
+
+
+def save_client(client: OAuthClient) -> None:
+    db.session.add(client)
+    db.session.commit()
+
+
+def delete_client(client_id: str) -> bool:
+    grants = select(OAuthGrant.id).where(OAuthGrant.client_id == client_id)
+    db.session.execute(delete(OAuthToken).where(OAuthToken.grant_id.in_(grants)))
+    db.session.execute(delete(OAuthCode).where(OAuthCode.grant_id.in_(grants)))
+    db.session.execute(delete(OAuthGrant).where(OAuthGrant.client_id == client_id))
+    db.session.execute(delete(OAuthConsent).where(OAuthConsent.client_id == client_id))
+    deleted = rows_affected(
+        db.session.execute(delete(OAuthClient).where(OAuthClient.client_id == client_id))
+    )
+    db.session.commit()
+    return deleted == 1
+
+
+# -- consent ------------------------------------------------------------------------------------
+
+
+def granted_scopes(user_id: str, client_id: str) -> set[str]:
+    consent = db.session.scalar(
+        select(OAuthConsent).where(
+            OAuthConsent.user_id == user_id, OAuthConsent.client_id == client_id
+        )
+    )
+    return set(consent.scopes.split()) if consent else set()
+
+
+def remember_consent(
+    user_id: str, client_id: str, scopes: set[str], now: datetime, random: Randomness
+) -> None:
+    consent = db.session.scalar(
+        select(OAuthConsent).where(
+            OAuthConsent.user_id == user_id, OAuthConsent.client_id == client_id
+        )
+    )
+    if consent is None:
+        db.session.add(
+            OAuthConsent(
+                id=random.identifier(),
+                user_id=user_id,
+                client_id=client_id,
+                scopes=" ".join(sorted(scopes)),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+    else:
+        consent.scopes = " ".join(sorted(scopes | set(consent.scopes.split())))
+        consent.updated_at = now
+    db.session.commit()
+
+
+def list_consents(user_id: str) -> list[OAuthConsent]:
+    return list(db.session.scalars(select(OAuthConsent).where(OAuthConsent.user_id == user_id)))
+
+
+def revoke_consent(user_id: str, client_id: str, now: datetime) -> bool:
+    """Forget a consent, and revoke every grant the user gave that client."""
+    removed = rows_affected(
+        db.session.execute(
+            delete(OAuthConsent).where(
+                OAuthConsent.user_id == user_id, OAuthConsent.client_id == client_id
+            )
+        )
+    )
+    grants = select(OAuthGrant.id).where(
+        OAuthGrant.user_id == user_id, OAuthGrant.client_id == client_id
+    )
+    _revoke_grants(grants, now)
+    db.session.commit()
+    return removed == 1
+
+
+# -- grants and codes ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeRequest:
+    client_id: str
+    user_id: str
+    session_id: str
+    scope: str
+    redirect_uri: str
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    claims: dict[str, Any]
+    auth_time: datetime
+
+
+def create_code(
+    code: str, request: CodeRequest, now: datetime, ttl: int, random: Randomness
+) -> None:
+    grant = OAuthGrant(
+        id=random.identifier(),
+        client_id=request.client_id,
+        user_id=request.user_id,
+        session_id=request.session_id,
+        scope=request.scope,
+        claims=json.dumps(request.claims) if request.claims else None,
+        auth_time=request.auth_time,
+        created_at=now,
+    )
+    db.session.add(grant)
+    db.session.flush()
+    db.session.add(
+        OAuthCode(
+            code_hash=token_hash(code),
+            grant_id=grant.id,
+            client_id=request.client_id,
+            redirect_uri=request.redirect_uri,
+            nonce=request.nonce,
+            code_challenge=request.code_challenge,
+            code_challenge_method=request.code_challenge_method,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+    )
+    db.session.commit()
+
+
+@dataclass(frozen=True)
+class RedeemedCode:
+    code: OAuthCode
+    grant: OAuthGrant
+
+
+class CodeReusedError(Exception):
+    """A spent code was presented again; every token issued from it has been revoked."""
+
+
+def redeem_code(code: str, client_id: str, now: datetime) -> RedeemedCode | None:
+    """Consume a code for ``client_id``: the one request whose update wins gets it.
+
+    A code already consumed is reuse (RFC 6749 4.1.2; RFC 9700 4.5): its grant is revoked.
+    """
+    digest = token_hash(code)
+    won = rows_affected(
+        db.session.execute(
+            update(OAuthCode)
+            .where(
+                OAuthCode.code_hash == digest,
+                OAuthCode.client_id == client_id,
+                OAuthCode.used_at.is_(None),
+                OAuthCode.expires_at > now,
+            )
+            .values(used_at=now)
+        )
+    )
+    row = db.session.scalar(
+        select(OAuthCode).where(OAuthCode.code_hash == digest, OAuthCode.client_id == client_id)
+    )
+    if not won:
+        if row is not None and row.used_at is not None:
+            _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row.grant_id), now)
+            db.session.commit()
+            raise CodeReusedError()
+        db.session.rollback()
+        return None
+    db.session.commit()
+    assert row is not None
+    grant = db.session.get(OAuthGrant, row.grant_id)
+    if grant is None or grant.revoked_at is not None:
+        return None
+    return RedeemedCode(code=row, grant=grant)
+
+
+def create_grant(
+    client_id: str, user_id: str | None, scope: str, now: datetime, random: Randomness
+) -> OAuthGrant:
+    grant = OAuthGrant(
+        id=random.identifier(), client_id=client_id, user_id=user_id, scope=scope, created_at=now
+    )
+    db.session.add(grant)
+    db.session.flush()
+    return grant
+
+
+def _revoke_grants(grant_ids: Any, now: datetime) -> None:
+    db.session.execute(
+        update(OAuthGrant)
+        .where(OAuthGrant.id.in_(grant_ids), OAuthGrant.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    db.session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.grant_id.in_(grant_ids), OAuthToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+
+
+def revoke_grant(grant_id: str, now: datetime) -> None:
+    _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == grant_id), now)
+    db.session.commit()
+
+
+def revoke_user_grants(user_id: str, now: datetime, *, session_id: str | None = None) -> None:
+    """Revoke a user's grants (only those of one first-party session, when given)."""
+    query = select(OAuthGrant.id).where(OAuthGrant.user_id == user_id)
+    if session_id is not None:
+        query = query.where(OAuthGrant.session_id == session_id)
+    _revoke_grants(query, now)
+    db.session.commit()
+
+
+def revoke_online_grants(user_id: str, session_id: str, now: datetime) -> None:
+    """At logout: revoke the grants made from this session, except offline access (Core 11)."""
+    grants = select(OAuthGrant.id).where(
+        OAuthGrant.user_id == user_id,
+        OAuthGrant.session_id == session_id,
+        OAuthGrant.scope.not_like("%offline_access%"),
+    )
+    _revoke_grants(grants, now)
+    db.session.commit()
+
+
+# -- tokens -------------------------------------------------------------------------------------
+
+
+def save_token(
+    *,
+    access_token: str,
+    refresh_token: str | None,
+    grant_id: str,
+    client_id: str,
+    user_id: str | None,
+    scope: str,
+    now: datetime,
+    access_ttl: int,
+    refresh_ttl: int,
+    random: Randomness,
+) -> None:
+    db.session.add(
+        OAuthToken(
+            id=random.identifier(),
+            access_token_hash=token_hash(access_token),
+            refresh_token_hash=token_hash(refresh_token) if refresh_token else None,
+            grant_id=grant_id,
+            client_id=client_id,
+            user_id=user_id,
+            scope=scope,
+            issued_at=now,
+            expires_at=now + timedelta(seconds=access_ttl),
+            refresh_expires_at=now + timedelta(seconds=refresh_ttl) if refresh_token else None,
+        )
+    )
+    db.session.commit()
+
+
+def find_access_token(token: str) -> OAuthToken | None:
+    return db.session.scalar(
+        select(OAuthToken).where(OAuthToken.access_token_hash == token_hash(token))
+    )
+
+
+def find_refresh_token(token: str) -> OAuthToken | None:
+    return db.session.scalar(
+        select(OAuthToken).where(OAuthToken.refresh_token_hash == token_hash(token))
+    )
+
+
+class RefreshReusedError(Exception):
+    """A spent refresh token was presented after the grace window: the grant is revoked."""
+
+
+def rotate_refresh_token(
+    token: str, client_id: str, now: datetime, grace: int
+) -> OAuthToken | None:
+    """Spend a refresh token for ``client_id``; None when it cannot be used.
+
+    The first request spends it. A second one by the same client within ``grace`` seconds (two
+    tabs refreshing at once) is let through; any later reuse revokes the whole grant.
+    """
+    digest = token_hash(token)
+    won = rows_affected(
+        db.session.execute(
+            update(OAuthToken)
+            .where(
+                OAuthToken.refresh_token_hash == digest,
+                OAuthToken.client_id == client_id,
+                OAuthToken.refreshed_at.is_(None),
+                OAuthToken.revoked_at.is_(None),
+                OAuthToken.refresh_expires_at > now,
+            )
+            .values(refreshed_at=now)
+        )
+    )
+    row: OAuthToken | None = db.session.scalar(
+        select(OAuthToken).where(
+            OAuthToken.refresh_token_hash == digest, OAuthToken.client_id == client_id
+        )
+    )
+    if won:
+        db.session.commit()
+        return row
+    if row is None or row.revoked_at is not None or row.refreshed_at is None:
+        db.session.rollback()
+        return None
+    if now - row.refreshed_at <= timedelta(seconds=grace):
+        db.session.rollback()
+        return row
+    _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row.grant_id), now)
+    db.session.commit()
+    raise RefreshReusedError()
+
+
+def revoke_token(row: OAuthToken, now: datetime, *, whole_grant: bool) -> None:
+    """RFC 7009: revoking a refresh token also revokes the grant's access tokens (2.1)."""
+    if whole_grant:
+        _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row.grant_id), now)
+    else:
+        db.session.execute(update(OAuthToken).where(OAuthToken.id == row.id).values(revoked_at=now))
+    db.session.commit()
+
+
+def grant_of(row: OAuthToken) -> OAuthGrant | None:
+    return db.session.get(OAuthGrant, row.grant_id)
