@@ -14,13 +14,14 @@ from flask_migrate import Migrate
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import api, cli, errors, oidc
+from idp import api, cli, errors
 from idp.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from idp.connectors.registry import build_registry
 from idp.keys.crypto import KeyEncryption
 from idp.keys.ring import KeyRing
 from idp.keys.views import wellknown
 from idp.models import db
+from idp.oidc import wiring as oidc
 from idp.runtime import (
     EXTENSION_KEY,
     Clock,

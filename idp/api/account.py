@@ -12,7 +12,9 @@ from idp.runtime import get_runtime
 from idp.security.origins import origin_of
 from idp.security.redirects import MAX_URL_LENGTH
 from idp.sessions import current as sessions
+from idp.users import moderation
 from idp.users import store as users
+from idp.users.presentation import PresentationError, checked_name_color
 
 MAX_NAME_LENGTH = 100
 
@@ -48,20 +50,45 @@ def update_user() -> Response:
         raise BadRequestError("Email can not be updated", code="EMAIL_CAN_NOT_BE_UPDATED")
     name = body.string(data, "name", max_length=MAX_NAME_LENGTH)
     image = body.string(data, "image", max_length=MAX_URL_LENGTH)
-    clear_image = "image" in data and data["image"] is None
+    name_color = body.string(data, "nameColor", max_length=7)
+    flair = body.string(data, "flair", max_length=64)
     if name is not None and not name.strip():
         raise ValidationError("[body.name] Invalid input: expected a non-empty name")
     if image is not None and not _is_image_url(image):
         raise ValidationError("[body.image] Invalid input: expected an https URL")
-    if name is None and image is None and not clear_image:
+    if name_color is not None:
+        try:
+            checked_name_color(name_color)
+        except PresentationError as error:
+            raise ValidationError(f"[body.nameColor] {error}") from None
+    known = {"name", "image", "nameColor", "flair"} & set(data)
+    if not known:
         raise BadRequestError("No fields to update", code="NO_FIELDS_TO_UPDATE")
-    users.update_profile(
-        current.user,
-        name=name.strip() if name is not None else None,
-        image="" if clear_image else image,
-        now=get_runtime().now(),
-    )
+    now = get_runtime().now()
+    user = current.user
+    if "flair" in data and not moderation.choose_flair(user, flair, now):
+        raise ValidationError("[body.flair] Invalid input: not one of your flairs")
+    if "nameColor" in data:
+        moderation.set_name_color(user, name_color, now)
+    if name is not None or "image" in data:
+        users.update_profile(
+            user,
+            name=name.strip() if name is not None else None,
+            image="" if "image" in data and data["image"] is None else image,
+            now=now,
+        )
     return jsonify({"status": True})
+
+
+@bp.get("/list-flairs")
+def list_flairs() -> Response:
+    """Ours (not Better Auth's): the flairs an admin made available to the signed-in user."""
+    current = sessions.require_session()
+    response = jsonify(
+        [moderation.flair_json(f) for f in moderation.available_flairs(current.user.id)]
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 def _is_image_url(value: str) -> bool:

@@ -10,6 +10,7 @@ from idp.keys.views import jwks_response
 from idp.runtime import get_runtime
 from idp.sessions import current as sessions
 from idp.sessions.jwt import session_jwt_claims
+from idp.users import moderation
 
 
 @bp.get("/token")
@@ -21,6 +22,7 @@ def token() -> Response:
     claims = session_jwt_claims(
         current.user,
         current.session,
+        moderation.presentation(current.user, runtime.now()),
         issuer=settings.base_url,
         audience=settings.jwt_audience,
         now=runtime.now(),

@@ -6,9 +6,11 @@ from typing import Any
 
 from idp.dates import iso
 from idp.models import Account, Session, User
+from idp.users.moderation import Presentation
 
 
-def user_json(user: User) -> dict[str, Any]:
+def user_json(user: User, presentation: Presentation) -> dict[str, Any]:
+    """Better Auth's user, with how the user appears in chat and their role."""
     return {
         "id": user.id,
         "name": user.name,
@@ -17,6 +19,10 @@ def user_json(user: User) -> dict[str, Any]:
         "image": user.image,
         "createdAt": iso(user.created_at),
         "updatedAt": iso(user.updated_at),
+        "role": presentation.role,
+        "nameColor": presentation.name_color,
+        "badges": presentation.badges,
+        "flair": presentation.flair,
     }
 
 

@@ -10,6 +10,7 @@ from idp.api.serializers import session_json, user_json
 from idp.runtime import get_runtime
 from idp.sessions import current as sessions
 from idp.sessions import store
+from idp.users import moderation
 
 
 def _no_store(response: Response) -> Response:
@@ -25,8 +26,9 @@ def get_session() -> Response:
     current = sessions.current_session(refresh=not disable_refresh)
     if current is None:
         return _no_store(jsonify(None))
+    shown = moderation.presentation(current.user, get_runtime().now())
     return _no_store(
-        jsonify({"session": session_json(current.session), "user": user_json(current.user)})
+        jsonify({"session": session_json(current.session), "user": user_json(current.user, shown)})
     )
 
 

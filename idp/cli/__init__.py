@@ -5,9 +5,12 @@ from __future__ import annotations
 from flask import Flask
 
 from idp.cli.clients import clients
+from idp.cli.community import badges, users
 from idp.cli.keys import keys
 
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(keys)
     app.cli.add_command(clients)
+    app.cli.add_command(badges)
+    app.cli.add_command(users)

@@ -3,11 +3,15 @@
 from idp.models.base import db
 from idp.models.keys import SigningKey
 from idp.models.oauth import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken
+from idp.models.presentation import AuditEvent, Badge, Flair, UserBadge
 from idp.models.signin import SignInState
 from idp.models.user import Account, Session, User
 
 __all__ = [
     "Account",
+    "AuditEvent",
+    "Badge",
+    "Flair",
     "OAuthClient",
     "OAuthCode",
     "OAuthConsent",
@@ -17,5 +21,6 @@ __all__ = [
     "SignInState",
     "SigningKey",
     "User",
+    "UserBadge",
     "db",
 ]

@@ -19,6 +19,12 @@ class User(db.Model):  # type: ignore[name-defined,misc]
     email: Mapped[str | None] = mapped_column(String(320), unique=True)
     email_verified: Mapped[bool] = mapped_column(Boolean, default=False)
     image: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16), default="user", server_default="user")
+    name_color: Mapped[str | None] = mapped_column(String(7))
+    # The flair the user chose among those made available to them (checked in users/store.py).
+    flair_id: Mapped[str | None] = mapped_column(String(64))
+    banned_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ban_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 

@@ -1,14 +1,2 @@
 """Our OpenID provider: discovery, authorization, token, userinfo, revocation, introspection,
 logout; for embeds and third-party services."""
-
-from __future__ import annotations
-
-from flask import Flask
-
-from idp.oidc.server import create_server
-from idp.oidc.views import SERVER_KEY, oidc
-
-
-def init_app(app: Flask) -> None:
-    app.extensions[SERVER_KEY] = create_server(app)
-    app.register_blueprint(oidc)

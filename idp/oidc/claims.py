@@ -6,8 +6,19 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from idp.models import User
+from idp.runtime import get_runtime
+from idp.users import moderation
+
+
+def _presentation(user: User) -> moderation.Presentation:
+    return moderation.presentation(user, get_runtime().now())
+
 
 CLAIM_SOURCES: dict[str, Callable[[User], Any]] = {
+    "name_color": lambda user: user.name_color,
+    "role": lambda user: user.role,
+    "badges": lambda user: _presentation(user).badges,
+    "flair": lambda user: _presentation(user).flair,
     "name": lambda user: user.name,
     "preferred_username": lambda user: user.name,
     "picture": lambda user: user.image,

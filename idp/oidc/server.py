@@ -250,7 +250,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
     def authenticate_user(self, authorization_code: Code) -> User | None:
         user_id = authorization_code.grant.user_id
-        return db.session.get(User, user_id) if user_id else None
+        user = db.session.get(User, user_id) if user_id else None
+        if user is None or user.banned_at is not None:
+            raise InvalidGrantError("the user can no longer sign in")
+        return user
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
@@ -277,7 +280,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return _RotatingToken(row)
 
     def authenticate_user(self, refresh_token: Token) -> User | None:
-        return refresh_token.get_user()
+        user = refresh_token.get_user()
+        if user is None or user.banned_at is not None:
+            raise InvalidGrantError("the user can no longer sign in")
+        return user
 
     def revoke_old_credential(self, refresh_token: Token) -> None:
         """Nothing to do: :func:`store.rotate_refresh_token` spent it atomically."""
@@ -352,7 +358,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         """RFC 7662 2.2."""
         row = token.row
         user = token.get_user()
-        if row.user_id and user is None:
+        if row.user_id and (user is None or user.banned_at is not None):
             return {"active": False}
         expires = (
             row.refresh_expires_at if token.refresh and row.refresh_expires_at else row.expires_at

@@ -452,6 +452,7 @@ def userinfo_endpoint() -> Response:
         or grant is None
         or grant.revoked_at is not None
         or user is None
+        or user.banned_at is not None
     ):
         return bearer_error(401, "invalid_token", "the access token is invalid, expired or revoked")
     scopes = row.scope.split()

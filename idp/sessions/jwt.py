@@ -12,10 +12,18 @@ from typing import Any
 
 from idp.dates import iso
 from idp.models import Session, User
+from idp.users.moderation import Presentation
 
 
 def session_jwt_claims(
-    user: User, session: Session, *, issuer: str, audience: str, now: datetime, ttl: int
+    user: User,
+    session: Session,
+    presentation: Presentation,
+    *,
+    issuer: str,
+    audience: str,
+    now: datetime,
+    ttl: int,
 ) -> dict[str, Any]:
     issued = int(now.timestamp())
     return {
@@ -33,4 +41,8 @@ def session_jwt_claims(
         "image": user.image,
         "createdAt": iso(user.created_at),
         "updatedAt": iso(user.updated_at),
+        "role": presentation.role,
+        "nameColor": presentation.name_color,
+        "badges": presentation.badges,
+        "flair": presentation.flair,
     }

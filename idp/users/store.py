@@ -161,6 +161,9 @@ def _sign_in_once(
         if found is None:
             raise SignInRefusedError("unable_to_link_account")
         user = found
+        if user.banned_at is not None:
+            db.session.rollback()
+            raise SignInRefusedError("account_suspended")
         if decision.action is Action.LINK:
             _new_account(user.id, identity, now, random)
     token = None

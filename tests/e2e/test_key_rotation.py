@@ -102,4 +102,6 @@ def test_two_rotations_under_load_fail_no_verification(
     assert all(r["failed"] == 0 for r in results), results
     assert sum(r["ok"] for r in results) > 100
     seen = set().union(*(r["kids"] for r in results))
-    assert {rotations[0]["retired"], rotations[0]["active"], rotations[1]["active"]} <= seen
+    # Tokens came from the first key and, after both rotations, from the last one; the middle
+    # key signed for a few seconds only, which a loaded machine may not sample.
+    assert {rotations[0]["retired"], rotations[1]["active"]} <= seen

@@ -1,0 +1,177 @@
+"""What admins do to users: presentation, roles, bans, deletion, and the audit trail."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, or_, select
+
+from idp.models import AuditEvent, Badge, Flair, OAuthToken, User, db
+from idp.oidc import store as oidc_store
+from idp.runtime import Randomness
+from idp.sessions import store as sessions
+from idp.users import badges
+from idp.users.presentation import checked_color, checked_flair_text, checked_name_color
+
+ROLES = ("user", "admin")
+
+
+def audit(
+    action: str,
+    *,
+    actor: str,
+    subject: str | None,
+    now: datetime,
+    random: Randomness,
+    **details: Any,
+) -> None:
+    """Record an event (the caller commits). Details are ids and codes, never personal data."""
+    db.session.add(
+        AuditEvent(
+            id=random.identifier(),
+            at=now,
+            actor=actor,
+            action=action,
+            subject=subject,
+            details=json.dumps(details, sort_keys=True) if details else None,
+        )
+    )
+
+
+def find_user(reference: str) -> User | None:
+    """A user by id or by email."""
+    if "@" in reference:
+        return db.session.scalar(select(User).where(User.email == reference.strip().lower()))
+    return db.session.get(User, reference)
+
+
+def list_users(search: str | None = None, limit: int = 100) -> list[User]:
+    query = select(User).order_by(User.created_at).limit(limit)
+    if search:
+        pattern = f"%{search.lower()}%"
+        query = query.where(
+            or_(User.email.like(pattern), User.name.ilike(pattern), User.id == search)
+        )
+    return list(db.session.scalars(query))
+
+
+@dataclass(frozen=True)
+class Presentation:
+    name_color: str | None
+    badges: list[dict[str, Any]]
+    flair: dict[str, Any] | None
+    role: str
+
+
+def flair_json(flair: Flair) -> dict[str, Any]:
+    return {"id": flair.id, "text": flair.text, "color": flair.color}
+
+
+def badge_json(badge: Badge) -> dict[str, Any]:
+    return {"id": badge.id, "label": badge.label, "icon": badge.icon_url, "color": badge.color}
+
+
+def presentation(user: User, now: datetime) -> Presentation:
+    flair = db.session.get(Flair, user.flair_id) if user.flair_id else None
+    if flair is not None and flair.user_id != user.id:
+        flair = None
+    return Presentation(
+        name_color=user.name_color,
+        badges=[badge_json(b) for b in badges.shown(user.id, now)],
+        flair=flair_json(flair) if flair else None,
+        role=user.role,
+    )
+
+
+def available_flairs(user_id: str) -> list[Flair]:
+    return list(
+        db.session.scalars(select(Flair).where(Flair.user_id == user_id).order_by(Flair.created_at))
+    )
+
+
+def set_name_color(user: User, color: str | None, now: datetime) -> None:
+    user.name_color = checked_name_color(color) if color else None
+    user.updated_at = now
+    db.session.commit()
+
+
+def choose_flair(user: User, flair_id: str | None, now: datetime) -> bool:
+    """A user picks one of their flairs (or none). False if it is not one of theirs."""
+    if flair_id is not None:
+        flair = db.session.get(Flair, flair_id)
+        if flair is None or flair.user_id != user.id:
+            return False
+    user.flair_id, user.updated_at = flair_id, now
+    db.session.commit()
+    return True
+
+
+def give_flair(
+    user: User, text: str, color: str | None, *, now: datetime, random: Randomness, actor: str
+) -> Flair:
+    """An admin makes a flair available to a user and selects it for them."""
+    flair = Flair(
+        id=random.identifier(),
+        user_id=user.id,
+        text=checked_flair_text(text),
+        color=checked_color(color) if color else None,
+        created_at=now,
+    )
+    db.session.add(flair)
+    db.session.flush()
+    user.flair_id, user.updated_at = flair.id, now
+    audit("user.flair_set", actor=actor, subject=user.id, now=now, random=random, flair=flair.id)
+    db.session.commit()
+    return flair
+
+
+def clear_flair(user: User, *, now: datetime, random: Randomness, actor: str) -> None:
+    user.flair_id, user.updated_at = None, now
+    audit("user.flair_cleared", actor=actor, subject=user.id, now=now, random=random)
+    db.session.commit()
+
+
+def set_role(user: User, role: str, *, now: datetime, random: Randomness, actor: str) -> None:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    user.role, user.updated_at = role, now
+    audit("user.role_set", actor=actor, subject=user.id, now=now, random=random, role=role)
+    db.session.commit()
+
+
+def revoke_everything(user_id: str, now: datetime) -> int:
+    """Every session and every OpenID grant (with its access and refresh tokens), at once."""
+    count = sessions.delete_for_user(user_id)
+    oidc_store.revoke_user_grants(user_id, now)
+    return count
+
+
+def ban(user: User, reason: str | None, *, now: datetime, random: Randomness, actor: str) -> None:
+    user.banned_at, user.ban_reason, user.updated_at = now, (reason or None), now
+    audit("user.banned", actor=actor, subject=user.id, now=now, random=random)
+    db.session.commit()
+    revoke_everything(user.id, now)
+
+
+def unban(user: User, *, now: datetime, random: Randomness, actor: str) -> None:
+    user.banned_at, user.ban_reason, user.updated_at = None, None, now
+    audit("user.unbanned", actor=actor, subject=user.id, now=now, random=random)
+    db.session.commit()
+
+
+def delete_user(user: User, *, now: datetime, random: Randomness, actor: str) -> None:
+    """Erase the user: profile, linked accounts, sessions, badges, flairs, consents, grants and
+    tokens. The audit trail keeps that it happened, by id, with no personal data."""
+    user_id = user.id
+    oidc_store.revoke_user_grants(user_id, now)
+    db.session.execute(delete(OAuthToken).where(OAuthToken.user_id == user_id))
+    db.session.delete(user)
+    audit("user.deleted", actor=actor, subject=user_id, now=now, random=random)
+    db.session.commit()
+
+
+def is_banned(user: User) -> bool:
+    return user.banned_at is not None
