@@ -4,9 +4,11 @@ import sys
 
 from idp import create_app
 from idp.config import ConfigError
+from idp.ops.logs import configure_logging
 
 try:
     app = create_app()
+    configure_logging(app.extensions["idp"].settings.log_level)
 except ConfigError as error:
     # A refused configuration is an operator's mistake, not a crash: say why, in one line.
     sys.exit(f"idp: refusing to start: {error}")

@@ -22,6 +22,9 @@ from idp.keys.ring import KeyRing
 from idp.keys.views import wellknown
 from idp.models import db
 from idp.oidc import wiring as oidc
+from idp.ops import limits, metrics
+from idp.ops import logs as request_logs
+from idp.ops.health import health
 from idp.runtime import (
     EXTENSION_KEY,
     Clock,
@@ -94,6 +97,10 @@ def create_app(
     api.init_app(app)
     oidc.init_app(app)
     app.register_blueprint(wellknown)
+    app.register_blueprint(health)
+    metrics.init_app(app)
+    request_logs.init_app(app)
+    limits.init_app(app, settings)
     _cors(app, settings)
     cli.init_app(app)
     app.after_request(_security_headers)
@@ -131,7 +138,12 @@ def _engine_options(settings: Settings) -> dict[str, object]:
     if settings.database_url.startswith("sqlite"):
         # Wait for a writer instead of failing at once when several workers share the file.
         return {"connect_args": {"timeout": 15}}
-    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 10}
+    return {
+        "pool_pre_ping": True,
+        "pool_size": settings.db_pool_size,
+        "max_overflow": settings.db_max_overflow,
+        "pool_recycle": 1800,
+    }
 
 
 def _sqlite_pragmas(connection: object, _record: object) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -26,6 +27,7 @@ Environment = Literal["development", "production"]
 SigningAlg = Literal["RS256", "ES256", "EdDSA"]
 SIGNING_ALGS: tuple[SigningAlg, ...] = ("RS256", "ES256", "EdDSA")
 MAX_KEYS_REFRESH_INTERVAL = 60
+_RATE = re.compile(r"^\d+/(second|minute|hour|day)(;\d+/(second|minute|hour|day))*$")
 ProviderKind = Literal["google", "twitch", "oidc", "dev"]
 ClientAuthMethod = Literal["client_secret_basic", "client_secret_post"]
 
@@ -88,6 +90,18 @@ class Settings:
     # A spent refresh token presented again within this many seconds, by the same client, gets
     # a new pair (two tabs refreshing at once); after it, reuse revokes the whole grant.
     refresh_reuse_grace: int = 10
+    # Operations.
+    redis_url: str | None = field(default=None, repr=False)
+    rate_limits: bool = True
+    rate_limit_sign_in: str = "10/minute;100/hour"
+    rate_limit_callback: str = "30/minute"
+    rate_limit_token: str = "120/minute"  # noqa: S105  (a rate, not a secret)
+    rate_limit_account: str = "60/minute"
+    metrics_token: str = field(default="", repr=False)
+    metrics_public: bool = False
+    db_pool_size: int = 5
+    db_max_overflow: int = 10
+    log_level: str = "INFO"
     # How many reverse proxies in front of us set X-Forwarded-For / -Proto (0: trust none).
     proxy_count: int = 0
     # Where the state of a development install lives (SQLite file, generated secrets).
@@ -318,6 +332,17 @@ def load_settings(environ: Mapping[str, str], *, instance_path: str | None = Non
         max_body_bytes=env.number("MAX_BODY_BYTES", 64 * 1024, minimum=1024),
         providers=_providers(env, environment),
         proxy_count=env.number("PROXY_COUNT", 0, minimum=0),
+        redis_url=env.get("REDIS_URL") or None,
+        rate_limits=env.flag("RATE_LIMITS", True),
+        rate_limit_sign_in=env.get("RATE_LIMIT_SIGN_IN", "10/minute;100/hour"),
+        rate_limit_callback=env.get("RATE_LIMIT_CALLBACK", "30/minute"),
+        rate_limit_token=env.get("RATE_LIMIT_TOKEN", "120/minute"),
+        rate_limit_account=env.get("RATE_LIMIT_ACCOUNT", "60/minute"),
+        metrics_token=env.get("METRICS_TOKEN"),
+        metrics_public=env.flag("METRICS_PUBLIC", False),
+        db_pool_size=env.number("DB_POOL_SIZE", 5),
+        db_max_overflow=env.number("DB_MAX_OVERFLOW", 10, minimum=0),
+        log_level=env.get("LOG_LEVEL", "INFO").upper(),
         key_encryption_key=kek,
         previous_key_encryption_keys=_list(env.get("PREVIOUS_KEY_ENCRYPTION_KEYS")),
         signing_alg=signing_alg,
@@ -370,6 +395,24 @@ def validate(settings: Settings) -> None:
             f"IDP_KEYS_REFRESH_INTERVAL must be at most {MAX_KEYS_REFRESH_INTERVAL} seconds: "
             "it bounds how long a worker may sign with a rotated or revoked key"
         )
+    for name, limit in (
+        ("IDP_RATE_LIMIT_SIGN_IN", settings.rate_limit_sign_in),
+        ("IDP_RATE_LIMIT_CALLBACK", settings.rate_limit_callback),
+        ("IDP_RATE_LIMIT_TOKEN", settings.rate_limit_token),
+        ("IDP_RATE_LIMIT_ACCOUNT", settings.rate_limit_account),
+    ):
+        if not _RATE.fullmatch(limit):
+            raise ConfigError(
+                f"{name} must look like '10/minute' or '10/minute;100/hour', got {limit!r}"
+            )
+    if settings.log_level not in ("DEBUG", "INFO", "WARNING", "ERROR"):
+        raise ConfigError(
+            f"IDP_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}"
+        )
+    if settings.redis_url and not settings.redis_url.startswith(
+        ("redis://", "rediss://", "unix://")
+    ):
+        raise ConfigError("IDP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
     if settings.session_update_age >= settings.session_expires_in:
         raise ConfigError("IDP_SESSION_UPDATE_AGE must be shorter than IDP_SESSION_EXPIRES_IN")
     if settings.cookie_domain is not None:

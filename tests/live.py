@@ -55,6 +55,7 @@ class LiveServer:
             "IDP_TRUSTED_ORIGINS": TRUSTED_ORIGIN,
             "IDP_INSTANCE_PATH": str(instance),
             "IDP_UPSTREAM_TIMEOUT": "2",
+            "IDP_RATE_LIMITS": "false",
             "FLASK_APP": "wsgi",
             "GUNICORN_ACCESS_LOG": "0",
             **(env or {}),

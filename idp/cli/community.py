@@ -43,8 +43,7 @@ def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     for row in rows:
         lines.append(
             "  ".join(
-                f"{row.get(c) if row.get(c) is not None else '-'!s:<{widths[c]}}"
-                for c in columns
+                f"{row.get(c) if row.get(c) is not None else '-'!s:<{widths[c]}}" for c in columns
             )
         )
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from idp.models.base import db
 from idp.models.keys import SigningKey
 from idp.models.oauth import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken
+from idp.models.ops import RateLimit
 from idp.models.presentation import AuditEvent, Badge, Flair, UserBadge
 from idp.models.signin import SignInState
 from idp.models.user import Account, Session, User
@@ -17,6 +18,7 @@ __all__ = [
     "OAuthConsent",
     "OAuthGrant",
     "OAuthToken",
+    "RateLimit",
     "Session",
     "SignInState",
     "SigningKey",

@@ -344,7 +344,8 @@ def revoke_token(row: OAuthToken, now: datetime, *, whole_grant: bool) -> None:
     if whole_grant:
         _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row.grant_id), now)
     else:
-        db.session.execute(update(OAuthToken).where(OAuthToken.id == row.id).values(revoked_at=now))
+        # The access token alone: it expires now; its refresh token (same row) lives on.
+        db.session.execute(update(OAuthToken).where(OAuthToken.id == row.id).values(expires_at=now))
     db.session.commit()
 
 

@@ -474,6 +474,7 @@ def end_session_endpoint() -> BaseResponse | Response:
     hint = params.get("id_token_hint")
     client_id = params.get("client_id")
     hinted = None
+    hinted_sid = None
     hint_client = None
     if hint:
         try:
@@ -483,6 +484,7 @@ def end_session_endpoint() -> BaseResponse | Response:
         if claims.get("iss") != get_runtime().settings.base_url:
             return error_page("The sign-out request carried an ID token we did not issue.")
         hinted = claims.get("sub")
+        hinted_sid = claims.get("sid")
         aud = claims.get("aud")
         hint_client = (
             aud if isinstance(aud, str) else (aud[0] if isinstance(aud, list) and aud else None)
@@ -490,7 +492,8 @@ def end_session_endpoint() -> BaseResponse | Response:
         if client_id and client_id != hint_client:
             return error_page("The sign-out request names two different applications.")
     client = store.get_client(client_id or hint_client or "")
-    post_logout = params.get("post_logout_redirect_uri")
+    # Without a client to check it against, the URI is treated as not supplied (section 4).
+    post_logout = params.get("post_logout_redirect_uri") if client is not None else None
     if post_logout and (client is None or post_logout not in client.post_logout_redirect_uris):
         return error_page("This application asked to return to an address it has not registered.")
     current = sessions.current_session(refresh=False)
@@ -498,7 +501,10 @@ def end_session_endpoint() -> BaseResponse | Response:
     if request.method == "POST" and params.get("csrf") and current is not None:
         check_form("logout", current.session.id)
         confirmed = True
-    if current is not None and not confirmed and (hinted is None or hinted != current.user.id):
+    hint_is_current = hinted == (current.user.id if current else None) and (
+        current is not None and hinted_sid in (None, current.session.id)
+    )
+    if current is not None and not confirmed and not hint_is_current:
         # Without a valid hint for the signed-in user, ask first (section 6: logout CSRF).
         return html(
             render_template(

@@ -1,6 +1,7 @@
 """A verifier as an integrator writes one: fetch tokens, verify them offline, count failures.
 
-Run as ``python -m tests.e2e.rotation_client URL COOKIE SECONDS``. It caches the JWKS for as
+Run as ``python -m tests.e2e.rotation_client URL COOKIE STOP_FILE``: it runs until STOP_FILE
+exists (two minutes at most). It caches the JWKS for as
 long as the server's ``Cache-Control: max-age`` allows and never refetches on an unknown
 ``kid``: so a zero failure count proves that every key was published before it signed.
 """
@@ -11,6 +12,7 @@ import json
 import re
 import sys
 import time
+from pathlib import Path
 
 import requests
 from joserfc.jwk import KeySet
@@ -18,15 +20,15 @@ from joserfc.jwk import KeySet
 from idp.keys import jose
 
 
-def main(url: str, cookie: str, seconds: float) -> dict[str, object]:
+def main(url: str, cookie: str, stop_file: Path) -> dict[str, object]:
     http = requests.Session()
     keys: KeySet | None = None
     fetched_at, max_age = 0.0, 0
     ok = failed = 0
     kids: set[str] = set()
     errors: list[str] = []
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not stop_file.exists():
         if keys is None or time.monotonic() - fetched_at >= max_age:
             answer = http.get(f"{url}/.well-known/jwks.json", timeout=10)
             keys = KeySet.import_key_set(answer.json())
@@ -45,9 +47,11 @@ def main(url: str, cookie: str, seconds: float) -> dict[str, object]:
             errors.append(str(error))
             continue
         ok += 1
+        if not kids:
+            print("ready", flush=True)  # the test rotates only once every verifier runs
         kids.add(str(header["kid"]))
     return {"ok": ok, "failed": failed, "kids": sorted(kids), "errors": errors[:5]}
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], sys.argv[2], float(sys.argv[3]))))
+    print(json.dumps(main(sys.argv[1], sys.argv[2], Path(sys.argv[3]))))

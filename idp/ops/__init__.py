@@ -1,0 +1,1 @@
+"""Operating the service: health, metrics, request ids and logs, rate limits."""

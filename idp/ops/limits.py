@@ -1,0 +1,171 @@
+"""Rate limits (Flask-Limiter): Redis when configured, else our own database.
+
+Counters must be shared by every worker on every host, so the in-memory store is never used.
+Without ``IDP_REDIS_URL`` the counters live in the ``rate_limits`` table (one upsert per
+limited request); with it, in Redis. If the store fails, requests are let through and the
+failure is logged (availability over limiting), which is what "Redis down" degrades to.
+"""
+
+from __future__ import annotations
+
+import base64
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask, request
+from flask_limiter import Limiter, RateLimitExceeded
+from limits.storage import Storage
+from sqlalchemy import delete, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import SQLAlchemyError
+
+from idp.config import Settings
+from idp.errors import ApiError, api_error_response
+from idp.models import RateLimit, db
+
+log = logging.getLogger(__name__)
+KEY = "idp.limiter"
+PURGE_EVERY = 1000
+
+
+class SQLStorage(Storage):
+    """A ``limits`` storage over our database (fixed window only)."""
+
+    STORAGE_SCHEME = ["idp-sql"]
+
+    def __init__(
+        self, uri: str | None = None, wrap_exceptions: bool = False, **options: Any
+    ) -> None:
+        super().__init__(uri, wrap_exceptions, **options)
+        self._calls = itertools.count()
+
+    @property
+    def base_exceptions(self) -> type[Exception]:
+        return SQLAlchemyError
+
+    def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        now = time.time()
+        table = RateLimit.__table__
+        insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+        fresh = "CASE WHEN rate_limits.expires_at <= :now THEN"
+        statement = (
+            insert(table)
+            .values(key=key, count=amount, expires_at=now + expiry)
+            .on_conflict_do_update(
+                index_elements=[table.c.key],
+                set_={
+                    "count": text(
+                        f"{fresh} :amount ELSE rate_limits.count + :amount END"
+                    ).bindparams(now=now, amount=amount),
+                    "expires_at": text(
+                        f"{fresh} :fresh ELSE rate_limits.expires_at END"
+                    ).bindparams(now=now, fresh=now + expiry),
+                },
+            )
+            .returning(table.c.count)
+        )
+        expired = table.c.expires_at <= now
+        with db.engine.begin() as connection:
+            count = int(connection.execute(statement).scalar_one())
+            if next(self._calls) % PURGE_EVERY == 0:
+                connection.execute(delete(table).where(expired))
+        return count
+
+    def get(self, key: str) -> int:
+        with db.engine.connect() as connection:
+            value = connection.execute(
+                select(RateLimit.count).where(
+                    RateLimit.key == key, RateLimit.expires_at > time.time()
+                )
+            ).scalar()
+        return int(value or 0)
+
+    def get_expiry(self, key: str) -> float:
+        with db.engine.connect() as connection:
+            value = connection.execute(
+                select(RateLimit.expires_at).where(RateLimit.key == key)
+            ).scalar()
+        return float(value) if value is not None else time.time()
+
+    def check(self) -> bool:
+        try:
+            with db.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            return False
+        return True
+
+    def reset(self) -> int | None:
+        with db.engine.begin() as connection:
+            return int(getattr(connection.execute(delete(RateLimit.__table__)), "rowcount", 0))
+
+    def clear(self, key: str) -> None:
+        with db.engine.begin() as connection:
+            connection.execute(delete(RateLimit.__table__).where(RateLimit.key == key))
+
+
+class TooManyRequestsError(ApiError):
+    status = 429
+    code = "TOO_MANY_REQUESTS"
+    message = "Too many requests. Please try again later."
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def client_id() -> str:
+    """The OAuth client a token-endpoint request speaks for (Basic auth or form), with the IP."""
+    header = request.headers.get("Authorization", "")
+    presented = request.form.get("client_id", "")
+    if header.startswith("Basic "):
+        try:
+            presented = base64.b64decode(header[6:], validate=True).decode().split(":", 1)[0]
+        except (ValueError, UnicodeDecodeError):
+            presented = ""
+    return f"client:{presented[:64]}"
+
+
+# endpoint -> (settings attribute holding the limit, key function)
+RULES: dict[str, tuple[str, Callable[[], str]]] = {
+    "api.sign_in_social": ("rate_limit_sign_in", client_ip),
+    "api.link_social": ("rate_limit_sign_in", client_ip),
+    "oidc.chooser_submit": ("rate_limit_sign_in", client_ip),
+    "api.callback": ("rate_limit_callback", client_ip),
+    "oidc.authorization_endpoint": ("rate_limit_callback", client_ip),
+    "oidc.token_endpoint": ("rate_limit_token", client_id),
+    "oidc.revocation_endpoint": ("rate_limit_token", client_id),
+    "oidc.introspection_endpoint": ("rate_limit_token", client_id),
+    "api.update_user": ("rate_limit_account", client_ip),
+    "api.unlink_account": ("rate_limit_account", client_ip),
+    "api.revoke_session": ("rate_limit_account", client_ip),
+    "api.revoke_sessions": ("rate_limit_account", client_ip),
+    "api.revoke_other_sessions": ("rate_limit_account", client_ip),
+}
+
+
+def init_app(app: Flask, settings: Settings) -> None:
+    """Limit the sensitive endpoints (call after every blueprint is registered)."""
+    limiter = Limiter(
+        key_func=client_ip,
+        app=app,
+        storage_uri=settings.redis_url or "idp-sql://",
+        strategy="fixed-window",
+        headers_enabled=True,
+        swallow_errors=True,  # a broken counter store must not take sign-in down with it
+        enabled=settings.rate_limits,
+    )
+    app.extensions[KEY] = limiter
+    for endpoint, (attribute, key) in RULES.items():
+        view = app.view_functions.get(endpoint)
+        if view is not None:
+            limit = str(getattr(settings, attribute)).replace(";", "; ")
+            app.view_functions[endpoint] = limiter.limit(limit, key_func=key)(view)  # type: ignore[assignment]
+
+    @app.errorhandler(RateLimitExceeded)
+    def too_many(error: RateLimitExceeded) -> Any:
+        return api_error_response(TooManyRequestsError())
