@@ -7,7 +7,7 @@ from flask import Response, jsonify
 from idp.api import body
 from idp.api.blueprint import bp
 from idp.api.serializers import account_json
-from idp.errors import BadRequestError, ValidationError
+from idp.errors import BadRequestError, UnauthorizedError, ValidationError
 from idp.runtime import get_runtime
 from idp.security.origins import origin_of
 from idp.security.redirects import MAX_URL_LENGTH
@@ -65,7 +65,9 @@ def update_user() -> Response:
     if not known:
         raise BadRequestError("No fields to update", code="NO_FIELDS_TO_UPDATE")
     now = get_runtime().now()
-    user = current.user
+    user = users.get_user(current.user.id)
+    if user is None:
+        raise UnauthorizedError()
     if "flair" in data and not moderation.choose_flair(user, flair, now):
         raise ValidationError("[body.flair] Invalid input: not one of your flairs")
     if "nameColor" in data:

@@ -6,10 +6,11 @@ from typing import Any
 
 from idp.dates import iso
 from idp.models import Account, Session, User
+from idp.sessions.store import SessionView, UserView
 from idp.users.moderation import Presentation
 
 
-def user_json(user: User, presentation: Presentation) -> dict[str, Any]:
+def user_json(user: User | UserView, presentation: Presentation) -> dict[str, Any]:
     """Better Auth's user, with how the user appears in chat and their role."""
     return {
         "id": user.id,
@@ -26,7 +27,7 @@ def user_json(user: User, presentation: Presentation) -> dict[str, Any]:
     }
 
 
-def session_json(session: Session) -> dict[str, Any]:
+def session_json(session: Session | SessionView) -> dict[str, Any]:
     # Better Auth puts the bearer token here; we never hand it to JavaScript. The session id
     # stands in its place, and revoke-session accepts it back.
     return {

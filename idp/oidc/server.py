@@ -30,6 +30,7 @@ from idp.oidc import rules, store
 from idp.oidc.claims import user_claims
 from idp.runtime import get_runtime
 from idp.security.secrets import b64url, constant_time_equals, token_hash
+from idp.sessions.store import SessionView, UserView
 
 TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
@@ -81,8 +82,8 @@ class Client(ClientMixin):  # type: ignore[misc]
 class AuthorizedUser:
     """Who authorized, from which first-party session, and what they allowed to be released."""
 
-    user: User
-    session: Session
+    user: User | UserView
+    session: Session | SessionView
     claims: dict[str, Any]
 
 
@@ -208,6 +209,13 @@ class S256Challenge(CodeChallenge):  # type: ignore[misc]
                 "public clients must use PKCE (S256)", redirect_uri=redirect_uri
             )
         super().validate_code_challenge(grant, redirect_uri)
+
+    def validate_code_verifier(self, grant: Any, result: Any) -> None:
+        """A code issued with a challenge is useless without its verifier (RFC 7636 4.6)."""
+        code: Code = grant.request.authorization_code
+        if code.code_challenge and not grant.request.form.get("code_verifier"):
+            raise InvalidGrantError("code_verifier is required for this code")
+        super().validate_code_verifier(grant, result)
 
 
 class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
@@ -445,7 +453,8 @@ def create_server(app: Flask) -> AuthorizationServer:
     runtime = get_runtime(app)
     settings = runtime.settings
     server = AuthorizationServer()
-    server.scopes_supported = list(rules.SUPPORTED_SCOPES)
+    # No scopes_supported on the server: Authlib would refuse unknown scopes with invalid_scope,
+    # where Core 3.1.2.1 says to ignore them; Client.get_allowed_scope drops them instead.
     server._error_uris = None
 
     def access_token(client: Client, grant_type: str, user: Any, scope: str) -> str:

@@ -35,6 +35,7 @@ from idp.security.redirects import is_safe_relative_path
 from idp.security.secrets import constant_time_equals, derive_key, sign
 from idp.sessions import current as sessions
 from idp.sessions import store as session_store
+from idp.sessions.store import UserView
 from idp.signin import flow
 from idp.signin.flow import with_query
 
@@ -312,7 +313,7 @@ SCOPE_DESCRIPTIONS = {
 def consent_page(
     params: MultiDict[str, str],
     client: OAuthClient,
-    user: User,
+    user: UserView,
     session_id: str,
     scopes: set[str],
     claims: set[str],

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from flask import Flask, Response, g, request
 
 from idp.errors import SessionNotFreshError, UnauthorizedError
-from idp.models import Session, User
 from idp.runtime import get_runtime
 from idp.sessions import policy, store
 from idp.sessions.cookies import SESSION_COOKIE, CookieJar
+from idp.sessions.store import SessionView, UserView
 
 _LOADED = "idp_session"
 _SET = "idp_session_cookie_set"
@@ -24,8 +24,8 @@ _CLEAR = "idp_session_cookie_clear"
 
 @dataclass
 class CurrentSession:
-    session: Session
-    user: User
+    session: SessionView
+    user: UserView
     token: str
 
 
@@ -61,7 +61,7 @@ def current_session(*, refresh: bool = True) -> CurrentSession | None:
         expires_in=settings.session_expires_in,
         update_age=settings.session_update_age,
     ):
-        store.extend(session, now=runtime.now(), expires_in=settings.session_expires_in)
+        session = store.extend(session, now=runtime.now(), expires_in=settings.session_expires_in)
         start_cookie(token)
     loaded = CurrentSession(session=session, user=user, token=token)
     setattr(g, _LOADED, loaded)

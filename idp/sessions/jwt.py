@@ -12,12 +12,13 @@ from typing import Any
 
 from idp.dates import iso
 from idp.models import Session, User
+from idp.sessions.store import SessionView, UserView
 from idp.users.moderation import Presentation
 
 
 def session_jwt_claims(
-    user: User,
-    session: Session,
+    user: User | UserView,
+    session: Session | SessionView,
     presentation: Presentation,
     *,
     issuer: str,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
@@ -47,23 +47,55 @@ def new_session(
     return NewSession(session=session, token=token)
 
 
-def find_by_token(token: str, now: datetime) -> tuple[Session, User] | None:
-    """The live session a bearer token opens, with its user; expired sessions are deleted."""
-    row = db.session.execute(
-        select(Session, User)
-        .join(User, User.id == Session.user_id)
-        .where(Session.token_hash == token_hash(token))
-    ).first()
+@dataclass(frozen=True)
+class SessionView:
+    """A session as the hot path reads it: plain values, no ORM identity map."""
+
+    id: str
+    user_id: str
+    expires_at: datetime
+    created_at: datetime
+    updated_at: datetime
+    ip_address: str | None
+    user_agent: str | None
+
+
+@dataclass(frozen=True)
+class UserView:
+    id: str
+    name: str
+    email: str | None
+    email_verified: bool
+    image: str | None
+    role: str
+    name_color: str | None
+    flair_id: str | None
+    banned_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+_SESSION_COLUMNS = [getattr(Session, f) for f in SessionView.__dataclass_fields__]
+_USER_COLUMNS = [getattr(User, f) for f in UserView.__dataclass_fields__]
+_LOOKUP = select(*_SESSION_COLUMNS, *_USER_COLUMNS).join(User, User.id == Session.user_id)
+
+
+def find_by_token(token: str, now: datetime) -> tuple[SessionView, UserView] | None:
+    """The live session a bearer token opens, with its user: one indexed query, no ORM objects
+    (get-session runs this on every page load). Expired sessions are deleted."""
+    row = db.session.execute(_LOOKUP.where(Session.token_hash == token_hash(token))).first()
     if row is None:
         return None
-    session, user = row[0], row[1]
-    if policy.is_expired(session.expires_at, now):
+    values = tuple(row)
+    session = SessionView(*values[: len(_SESSION_COLUMNS)])
+    user = UserView(*values[len(_SESSION_COLUMNS) :])
+    if policy.is_expired(session.expires_at, now) or user.banned_at is not None:
         delete_session(session.id)
         return None
     return session, user
 
 
-def extend(session: Session, *, now: datetime, expires_in: int) -> None:
+def extend(session: SessionView, *, now: datetime, expires_in: int) -> SessionView:
     new_expiry = policy.expiry(now, expires_in)
     db.session.execute(
         update(Session)
@@ -71,7 +103,7 @@ def extend(session: Session, *, now: datetime, expires_in: int) -> None:
         .values(expires_at=new_expiry, updated_at=now)
     )
     db.session.commit()
-    session.expires_at, session.updated_at = new_expiry, now
+    return replace(session, expires_at=new_expiry, updated_at=now)
 
 
 def list_for_user(user_id: str, now: datetime) -> list[Session]:

@@ -13,6 +13,7 @@ from idp.models import AuditEvent, Badge, Flair, OAuthToken, User, db
 from idp.oidc import store as oidc_store
 from idp.runtime import Randomness
 from idp.sessions import store as sessions
+from idp.sessions.store import UserView
 from idp.users import badges
 from idp.users.presentation import checked_color, checked_flair_text, checked_name_color
 
@@ -74,7 +75,7 @@ def badge_json(badge: Badge) -> dict[str, Any]:
     return {"id": badge.id, "label": badge.label, "icon": badge.icon_url, "color": badge.color}
 
 
-def presentation(user: User, now: datetime) -> Presentation:
+def presentation(user: User | UserView, now: datetime) -> Presentation:
     flair = db.session.get(Flair, user.flair_id) if user.flair_id else None
     if flair is not None and flair.user_id != user.id:
         flair = None

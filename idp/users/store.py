@@ -180,6 +180,10 @@ def _sign_in_once(
     return SignInOutcome(user=user, is_new_user=is_new, session_token=token)
 
 
+def get_user(user_id: str) -> User | None:
+    return db.session.get(User, user_id)
+
+
 def list_accounts(user_id: str) -> list[Account]:
     return list(
         db.session.scalars(
