@@ -314,6 +314,8 @@ def load_settings(environ: Mapping[str, str], *, instance_path: str | None = Non
             f"IDP_SIGNING_ALG must be one of {', '.join(SIGNING_ALGS)}, got {signing_alg!r}"
         )
     base_url = env.get("BASE_URL", f"http://127.0.0.1:{environ.get('PORT', '8000')}").rstrip("/")
+    if urlsplit(base_url).path in ("", "/"):
+        base_url = _normalized_origin(base_url)
 
     settings = Settings(
         env=environment,
@@ -448,6 +450,11 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             "an in-memory database loses every session on restart; refused in production"
         )
+
+
+def _normalized_origin(url: str) -> str:
+    """``IDP_BASE_URL`` as its canonical origin, so that iss, aud and redirects agree."""
+    return origin_of(url) or url
 
 
 def normalize_database_url(url: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from idp import audit
 from idp.api import body
 from idp.api.blueprint import bp
 from idp.api.serializers import account_json
@@ -39,6 +40,9 @@ def unlink_account() -> Response:
         )
     if result == "not_found":
         raise BadRequestError("Account not found", code="ACCOUNT_NOT_FOUND")
+    audit.record(
+        "account.unlinked", actor=current.user.id, subject=current.user.id, account=account_id
+    )
     return jsonify({"status": True})
 
 

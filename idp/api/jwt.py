@@ -7,6 +7,7 @@ from flask import Response, jsonify
 from idp.api.blueprint import bp
 from idp.keys import jose
 from idp.keys.views import jwks_response
+from idp.ops.metrics import metrics
 from idp.runtime import get_runtime
 from idp.sessions import current as sessions
 from idp.sessions.jwt import session_jwt_claims
@@ -29,6 +30,7 @@ def token() -> Response:
         ttl=settings.jwt_ttl,
     )
     response = jsonify({"token": jose.sign(claims, key=key, alg=alg)})
+    metrics().tokens.labels("session_jwt").inc()
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Response, jsonify, request
 
+from idp import audit
 from idp.api import body
 from idp.api.blueprint import bp
 from idp.api.serializers import session_json, user_json
@@ -53,7 +54,10 @@ def revoke_session() -> Response:
     current = sessions.require_session()
     # Better Auth takes the session token here; we take the session id that stands for it.
     session_id = body.required_string(body.json_body(), "token", max_length=128)
-    store.delete_session(session_id, user_id=current.user.id)
+    if store.delete_session(session_id, user_id=current.user.id):
+        audit.record(
+            "session.revoked", actor=current.user.id, subject=current.user.id, session=session_id
+        )
     if session_id == current.session.id:
         sessions.end_cookie()
     return _no_store(jsonify({"status": True}))
@@ -62,7 +66,8 @@ def revoke_session() -> Response:
 @bp.post("/revoke-sessions")
 def revoke_sessions() -> Response:
     current = sessions.require_session()
-    store.delete_for_user(current.user.id)
+    count = store.delete_for_user(current.user.id)
+    audit.record("session.revoked_all", actor=current.user.id, subject=current.user.id, count=count)
     sessions.end_cookie()
     return _no_store(jsonify({"status": True}))
 
@@ -70,5 +75,8 @@ def revoke_sessions() -> Response:
 @bp.post("/revoke-other-sessions")
 def revoke_other_sessions() -> Response:
     current = sessions.require_session()
-    store.delete_for_user(current.user.id, keep=current.session.id)
+    count = store.delete_for_user(current.user.id, keep=current.session.id)
+    audit.record(
+        "session.revoked_others", actor=current.user.id, subject=current.user.id, count=count
+    )
     return _no_store(jsonify({"status": True}))

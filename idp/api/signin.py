@@ -9,9 +9,11 @@ from flask import Response, g, jsonify, redirect, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
+from idp import audit
 from idp.api import body
 from idp.api.blueprint import bp
 from idp.errors import BadRequestError
+from idp.ops.metrics import metrics
 from idp.runtime import get_runtime
 from idp.sessions import current as sessions
 from idp.sessions import store as session_store
@@ -113,6 +115,15 @@ def link_social() -> Response:
     return _authorization_answer(url, disable_redirect=social.disable_redirect)
 
 
+def record_sign_in(provider_id: str, outcome: str, user_id: str | None) -> None:
+    provider = provider_id if get_runtime().connectors.get(provider_id) else "unknown"
+    metrics().signins.labels(provider, outcome).inc()
+    action = {"ok": "signin.succeeded", "linked": "account.linked"}.get(outcome, "signin.failed")
+    audit.record(
+        action, actor=user_id or "anonymous", subject=user_id, provider=provider, outcome=outcome
+    )
+
+
 def _single_values(params: MultiDict[str, str]) -> dict[str, str]:
     """First value of each parameter; oversized values are dropped rather than parsed."""
     return {k: v for k, v in params.items() if len(v) <= MAX_PARAM_LENGTH}
@@ -138,8 +149,12 @@ def callback(provider_id: str) -> BaseResponse:
             user_agent=request.headers.get("User-Agent"),
         )
     except flow.SignInFailedError as failure:
+        record_sign_in(provider_id, failure.code, None)
         response = redirect(flow.with_query(failure.redirect_to, error=failure.code), code=302)
     else:
+        record_sign_in(
+            provider_id, "linked" if finished.session_token is None else "ok", finished.user_id
+        )
         if finished.session_token is not None:
             # Always a fresh token on sign-in (no session fixation); the one it replaces is revoked.
             if previous is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.cli.audit import audit
 from idp.cli.clients import clients
 from idp.cli.community import badges, users
 from idp.cli.keys import keys
@@ -14,3 +15,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(clients)
     app.cli.add_command(badges)
     app.cli.add_command(users)
+    app.cli.add_command(audit)

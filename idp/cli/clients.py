@@ -9,6 +9,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from idp.audit import record
 from idp.dates import iso
 from idp.models import OAuthClient
 from idp.oidc import clients as registry
@@ -93,6 +94,7 @@ def create(
         client, secret = registry.create(spec, get_runtime())
     except registry.ClientError as error:
         raise click.ClickException(str(error)) from None
+    record("client.created", actor="cli", subject=client.client_id, public=public)
     row = _row(client)
     if as_json:
         click.echo(json.dumps({**row, "client_secret": secret}, indent=2))
@@ -164,6 +166,7 @@ def update(
         registry.update(client, replace(spec, **changes), get_runtime())
     except registry.ClientError as error:
         raise click.ClickException(str(error)) from None
+    record("client.updated", actor="cli", subject=client_id, changed=sorted(changes))
     row = _row(client)
     click.echo(json.dumps(row, indent=2) if as_json else _human(row))
 
@@ -177,6 +180,7 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
         secret = registry.rotate_secret(_find(client_id), get_runtime())
     except registry.ClientError as error:
         raise click.ClickException(str(error)) from None
+    record("client.secret_rotated", actor="cli", subject=client_id)
     if as_json:
         click.echo(json.dumps({"client_id": client_id, "client_secret": secret}))
     else:
@@ -192,4 +196,5 @@ def delete(client_id: str, yes: bool) -> None:
     if not yes:
         click.confirm(f"Delete {client.name} ({client_id}) and revoke all its tokens?", abort=True)
     store.delete_client(client_id)
+    record("client.deleted", actor="cli", subject=client_id)
     click.echo(f"Deleted {client_id}.")

@@ -13,12 +13,13 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from idp.audit import record
 from idp.dates import iso
-from idp.models import Badge, User, db
+from idp.models import Badge, User
 from idp.runtime import get_runtime
 from idp.users import badges as catalogue
 from idp.users import moderation
-from idp.users.presentation import PresentationError
+from idp.users.presentation import PresentationError, checked_name_color
 
 badges = AppGroup("badges", help="Manage the badge catalogue.")
 users = AppGroup("users", help="Find, present and moderate users.")
@@ -138,11 +139,13 @@ def badges_update(
 
 @badges.command("delete")
 @click.argument("slug")
-def badges_delete(slug: str) -> None:
+@JSON_OPTION
+def badges_delete(slug: str, as_json: bool) -> None:
     """Remove a badge from the catalogue and from everyone who holds it."""
     if not catalogue.remove(slug):
         raise _refuse(f"no badge {slug}")
-    click.echo(f"Deleted badge {slug}.")
+    record("badge.deleted", actor="cli", subject=slug)
+    _out({"id": slug, "deleted": True}, as_json, f"Deleted badge {slug}.")
 
 
 # -- users --------------------------------------------------------------------------------------
@@ -225,15 +228,7 @@ def users_grant_badge(user: str, badge: str, days: int | None, actor: str, as_js
     now = runtime.now()
     expires = now + timedelta(days=days) if days else None
     catalogue.grant(found.id, badge, by=actor, now=now, expires_at=expires)
-    moderation.audit(
-        "user.badge_granted",
-        actor=actor,
-        subject=found.id,
-        now=now,
-        random=runtime.random,
-        badge=badge,
-    )
-    _commit()
+    record("user.badge_granted", actor=actor, subject=found.id, badge=badge)
     _show(
         found,
         as_json,
@@ -251,16 +246,7 @@ def users_revoke_badge(user: str, badge: str, actor: str, as_json: bool) -> None
     found = _user(user)
     if not catalogue.revoke(found.id, badge):
         raise _refuse(f"{found.id} does not hold {badge}")
-    runtime = get_runtime()
-    moderation.audit(
-        "user.badge_revoked",
-        actor=actor,
-        subject=found.id,
-        now=runtime.now(),
-        random=runtime.random,
-        badge=badge,
-    )
-    _commit()
+    record("user.badge_revoked", actor=actor, subject=found.id, badge=badge)
     _show(found, as_json, f"Revoked {badge} from {found.id}.")
 
 
@@ -277,6 +263,8 @@ def users_set_flair(
     """Make a flair (TEXT, an emoji or a few words) available to USER and select it."""
     found = _user(user)
     runtime = get_runtime()
+    if clear and (text or color):
+        raise _refuse("--clear takes no TEXT or --color")
     if clear:
         moderation.clear_flair(found, now=runtime.now(), random=runtime.random, actor=actor)
     elif not text:
@@ -294,14 +282,17 @@ def users_set_flair(
 @users.command("set-name-color")
 @click.argument("user")
 @click.argument("color")
+@ACTOR_OPTION
 @JSON_OPTION
-def users_set_name_color(user: str, color: str, as_json: bool) -> None:
+def users_set_name_color(user: str, color: str, actor: str, as_json: bool) -> None:
     """Set USER's name colour (#RRGGBB, readable on both themes), or 'none'."""
     found = _user(user)
     try:
-        moderation.set_name_color(found, None if color == "none" else color, get_runtime().now())
+        chosen = None if color == "none" else checked_name_color(color)
+        moderation.set_name_color(found, chosen, get_runtime().now())
     except PresentationError as error:
         raise _refuse(str(error)) from None
+    record("user.name_color_set", actor=actor, subject=found.id, color=chosen)
     _show(found, as_json, f"Name colour of {found.id} is now {found.name_color or 'the default'}.")
 
 
@@ -355,14 +346,7 @@ def users_revoke_sessions(user: str, actor: str, as_json: bool) -> None:
     found = _user(user)
     runtime = get_runtime()
     count = moderation.revoke_everything(found.id, runtime.now())
-    moderation.audit(
-        "user.sessions_revoked",
-        actor=actor,
-        subject=found.id,
-        now=runtime.now(),
-        random=runtime.random,
-    )
-    _commit()
+    record("user.sessions_revoked", actor=actor, subject=found.id)
     _out(
         {"id": found.id, "sessions": count},
         as_json,
@@ -374,7 +358,8 @@ def users_revoke_sessions(user: str, actor: str, as_json: bool) -> None:
 @click.argument("user")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 @ACTOR_OPTION
-def users_delete(user: str, yes: bool, actor: str) -> None:
+@JSON_OPTION
+def users_delete(user: str, yes: bool, actor: str, as_json: bool) -> None:
     """Erase USER's personal data, accounts, sessions and tokens (an audit record remains)."""
     found = _user(user)
     if not yes:
@@ -382,8 +367,4 @@ def users_delete(user: str, yes: bool, actor: str) -> None:
     runtime = get_runtime()
     user_id = found.id
     moderation.delete_user(found, now=runtime.now(), random=runtime.random, actor=actor)
-    click.echo(f"Deleted {user_id}.")
-
-
-def _commit() -> None:
-    db.session.commit()
+    _out({"id": user_id, "deleted": True}, as_json, f"Deleted {user_id}.")

@@ -12,6 +12,7 @@ from typing import Any
 import click
 from flask.cli import AppGroup
 
+from idp.audit import record
 from idp.config import SIGNING_ALGS, SigningAlg, generate_key_encryption_key
 from idp.dates import iso
 from idp.keys import store
@@ -79,6 +80,7 @@ def generate(alg: SigningAlg, as_json: bool) -> None:
     except store.KeyLifecycleError as error:
         raise _refused(error) from None
     runtime.keys.invalidate()
+    record("key.generated", actor="cli", subject=row.kid, alg=alg)
     _echo(_row(row), as_json, f"Published next {alg} key {row.kid}.")
 
 
@@ -104,6 +106,7 @@ def rotate(alg: SigningAlg | None, force: bool, as_json: bool) -> None:
     except store.KeyLifecycleError as error:
         raise _refused(error) from None
     runtime.keys.invalidate()
+    record("key.rotated", actor="cli", subject=result.activated, alg=chosen, retired=result.retired)
     data = {
         "alg": chosen,
         "retired": result.retired,
@@ -130,6 +133,7 @@ def revoke(kid: str, as_json: bool) -> None:
     except store.KeyLifecycleError as error:
         raise _refused(error) from None
     runtime.keys.invalidate()
+    record("key.revoked", actor="cli", subject=kid)
     data = {"revoked": kid, "active": rotation.activated if rotation else None}
     human = f"Revoked {kid}."
     if rotation:
@@ -144,6 +148,8 @@ def prune(as_json: bool) -> None:
     runtime = get_runtime()
     removed = store.prune(runtime.now())
     runtime.keys.invalidate()
+    if removed:
+        record("key.pruned", actor="cli", kids=removed)
     _echo(
         {"removed": removed}, as_json, f"Removed {len(removed)} retired key(s). {' '.join(removed)}"
     )
@@ -164,6 +170,7 @@ def rewrap(as_json: bool) -> None:
         raise _refused(error) from None
     runtime.keys.invalidate()
     kek = runtime.keys.encryption.current_id
+    record("key.rewrapped", actor="cli", count=count, kek=kek)
     _echo(
         {"rewrapped": count, "kek": kek},
         as_json,

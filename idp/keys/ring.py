@@ -8,6 +8,7 @@ built once per reload, so serving it costs nothing.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -37,6 +38,7 @@ class Snapshot:
     jwks_body: bytes
     etag: str
     kids_by_state: dict[str, list[str]] = field(default_factory=dict)
+    next_algs: frozenset[str] = frozenset()
 
 
 def _jwks_document(rows: list[SigningKey]) -> bytes:
@@ -62,9 +64,15 @@ class KeyRing:
 
     def _load(self) -> Snapshot:
         rows = store.published_keys()
-        signers = {
-            row.alg: store.decrypt(row, self.encryption) for row in rows if row.state == "active"
-        }
+        signers: dict[str, SigningJWK] = {}
+        for row in rows:
+            if row.state != "active":
+                continue
+            try:
+                signers[row.alg] = store.decrypt(row, self.encryption)
+            except KeyDecryptionError as error:
+                # The JWKS (public keys) keeps working; signing with this key does not.
+                log.error("signing key unusable: %s", error)
         db.session.rollback()  # end the read transaction; nothing was written
         body = _jwks_document(rows)
         by_state: dict[str, list[str]] = {}
@@ -78,6 +86,7 @@ class KeyRing:
             jwks_body=body,
             etag=hashlib.sha256(body).hexdigest()[:32],
             kids_by_state=by_state,
+            next_algs=frozenset(row.alg for row in rows if row.state == "next"),
         )
 
     def snapshot(self) -> Snapshot:
@@ -96,15 +105,31 @@ class KeyRing:
             self._snapshot = None
 
     def signer(self, alg: SigningAlg | None = None) -> tuple[str, SigningJWK]:
-        """(alg, key) to sign with. A fresh install gets its first key here."""
+        """(alg, key) to sign with. A fresh install gets its first keys here.
+
+        When ``alg`` has no active key on an install that already has keys (the operator chose
+        another IDP_SIGNING_ALG), its key is published as ``next`` and RS256 signs meanwhile:
+        a key never signs before verifiers could have fetched it.
+        """
         wanted = alg or self.default_alg
         key = self.snapshot().signers.get(wanted)
-        if key is None:
-            store.bootstrap(wanted, self._clock(), self.encryption)
+        if key is None and not self.snapshot().signers:
+            store.bootstrap(tuple(dict.fromkeys(("RS256", wanted))), self._clock(), self.encryption)
             self.invalidate()
             key = self.snapshot().signers.get(wanted)
+        if key is None and wanted != "RS256":
+            if wanted not in self.snapshot().next_algs:
+                with contextlib.suppress(store.KeyLifecycleError):  # another worker did it first
+                    store.generate(wanted, self._clock(), self.encryption)
+                self.invalidate()
+            log.warning(
+                "no active %s key yet: signing with RS256; run `flask keys rotate --alg %s`",
+                wanted,
+                wanted,
+            )
+            wanted, key = "RS256", self.snapshot().signers.get("RS256")
         if key is None:
-            raise RuntimeError(f"no active {wanted} key after bootstrap")
+            raise RuntimeError(f"no usable active {wanted} signing key")
         return wanted, key
 
     def check_decryptable(self) -> None:

@@ -84,18 +84,20 @@ def _key_in_state(alg: str, state: str) -> SigningKey | None:
     )
 
 
-def bootstrap(alg: SigningAlg, now: datetime, encryption: KeyEncryption) -> bool:
-    """Give ``alg`` its first active key (and a next one). True if this call created them.
+def bootstrap(algs: tuple[SigningAlg, ...], now: datetime, encryption: KeyEncryption) -> bool:
+    """A fresh install's first keys: an active and a next key for each of ``algs``.
 
-    The very first key may sign at once: no verifier holds an older key set it could miss.
-    Several workers may race here on a fresh install; the unique indexes let one win.
+    Only while no key has ever signed (none is active): no token exists that a verifier could
+    fail on, so these keys may sign at once. Afterwards new keys are only published as ``next``.
+    Several workers may race here; the unique indexes let one win. True if this call made them.
     """
-    if _key_in_state(alg, "active") is not None:
+    if db.session.scalar(select(SigningKey.kid).where(SigningKey.state != "next").limit(1)):
         db.session.rollback()
         return False
-    _new_key(alg, "active", now, encryption)
-    if _key_in_state(alg, "next") is None:
-        _new_key(alg, "next", now, encryption)
+    for alg in algs:
+        _new_key(alg, "active", now, encryption)
+        if _key_in_state(alg, "next") is None:
+            _new_key(alg, "next", now, encryption)
     try:
         _commit_or_conflict("another worker created the first key")
     except ConcurrentChangeError:
@@ -186,7 +188,8 @@ def revoke(kid: str, now: datetime, encryption: KeyEncryption) -> Rotation | Non
         db.session.rollback()
         raise KeyLifecycleError(f"key {kid} is already revoked")
     was_active, was_next = row.state == "active", row.state == "next"
-    row.state, row.revoked_at = "revoked", now
+    # A revoked key never signs again: its private half is destroyed, not kept encrypted.
+    row.state, row.revoked_at, row.private_key = "revoked", now, ""
     db.session.flush()
     rotation = None
     if was_next:
@@ -224,7 +227,9 @@ def prune(now: datetime) -> list[str]:
 def rewrap(encryption: KeyEncryption) -> int:
     """Re-encrypt every private key under the current key-encryption key."""
     count = 0
-    for row in db.session.scalars(select(SigningKey).with_for_update()):
+    for row in db.session.scalars(
+        select(SigningKey).where(SigningKey.state != "revoked").with_for_update()
+    ):
         plaintext = encryption.decrypt(row.private_key, kid=row.kid, alg=row.alg, kek=row.kek_id)
         row.private_key, row.kek_id = encryption.encrypt(plaintext, kid=row.kid, alg=row.alg)
         count += 1

@@ -24,7 +24,7 @@ def jwks_response() -> Response:
         # Public data: any origin may read it, without credentials (embeds verify in browsers).
         "Access-Control-Allow-Origin": "*",
     }
-    if request.if_none_match.contains(snapshot.etag):
+    if request.if_none_match.contains_weak(snapshot.etag):  # a proxy may have weakened it
         return Response(status=304, headers=headers)
     return Response(snapshot.jwks_body, mimetype="application/jwk-set+json", headers=headers)
 

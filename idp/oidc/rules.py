@@ -135,6 +135,19 @@ def parse_claims_request(value: str | None) -> dict[str, dict[str, Any]]:
     return request
 
 
+def claims_within(
+    claims_request: dict[str, dict[str, Any]], allowed_scopes: Collection[str]
+) -> dict[str, dict[str, Any]]:
+    """Drop claims asked for by name that belong to a scope the client may not have: the
+    ``claims`` parameter refines what the scopes release, it never widens the client's reach."""
+    scoped = claims_for_scopes(SUPPORTED_SCOPES)
+    allowed = claims_for_scopes(allowed_scopes)
+    return {
+        target: {n: v for n, v in member.items() if n in allowed or n not in scoped}
+        for target, member in claims_request.items()
+    }
+
+
 def claims_for_scopes(scopes: Collection[str]) -> set[str]:
     return {claim for scope in scopes for claim in SCOPE_CLAIMS.get(scope, ())}
 

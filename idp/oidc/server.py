@@ -25,9 +25,12 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
 
+from idp import audit
+from idp.keys import jose
 from idp.models import OAuthClient, OAuthToken, Session, User, db
 from idp.oidc import rules, store
 from idp.oidc.claims import user_claims
+from idp.ops.metrics import metrics
 from idp.runtime import get_runtime
 from idp.security.secrets import b64url, constant_time_equals, token_hash
 from idp.sessions.store import SessionView, UserView
@@ -185,8 +188,7 @@ def at_hash(access_token: str) -> str:
 
 
 def sign_id_token(claims: dict[str, Any]) -> str:
-    from idp.keys import jose
-
+    metrics().tokens.labels("id_token").inc()
     alg, key = get_runtime().keys.signer("RS256")  # RS256: mandatory for ID tokens (Core 15.1)
     return jose.sign(claims, key=key, alg=alg)
 
@@ -350,6 +352,12 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
     def revoke_token(self, token: Token, request: Any) -> None:
         store.revoke_token(token.row, get_runtime().now(), whole_grant=token.refresh)
+        audit.record(
+            "token.revoked",
+            actor=token.row.client_id,
+            subject=token.row.user_id,
+            kind="refresh_token" if token.refresh else "access_token",
+        )
 
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
@@ -447,6 +455,10 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             refresh_ttl=runtime.settings.refresh_token_ttl,
             random=runtime.random,
         )
+        issued = metrics().tokens
+        issued.labels("access_token").inc()
+        if token.get("refresh_token"):
+            issued.labels("refresh_token").inc()
 
 
 def create_server(app: Flask) -> AuthorizationServer:

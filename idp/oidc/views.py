@@ -166,7 +166,9 @@ def check_request(params: MultiDict[str, str]) -> Checked:
     try:
         prompts = rules.parse_prompt(params.get("prompt"))
         max_age = rules.parse_max_age(params.get("max_age"))
-        claims = rules.parse_claims_request(params.get("claims"))
+        claims = rules.claims_within(
+            rules.parse_claims_request(params.get("claims")), client.scope_set
+        )
     except rules.RequestError as error:
         raise refuse("invalid_request", str(error)) from None
     hinted = None

@@ -10,6 +10,7 @@ and the URL to send the browser to: the callback never shows a raw error page.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -25,6 +26,7 @@ from idp.errors import (
     ProviderNotFoundError,
 )
 from idp.models import db
+from idp.ops.metrics import metrics
 from idp.runtime import get_runtime
 from idp.security.redirects import is_allowed_redirect
 from idp.signin import state as pending_store
@@ -184,6 +186,8 @@ def finish(
     connector = runtime.connectors.get(provider_id)
     if connector is None:
         raise SignInFailedError("oauth_provider_not_found", error_url)
+    started = time.perf_counter()
+    upstream_outcome = "ok"
     try:
         identity = connector.exchange(
             params=params,
@@ -192,14 +196,20 @@ def finish(
             nonce=pending.nonce,
         )
     except ConnectorError as exc:
+        upstream_outcome = exc.code
         log.warning(
             "sign-in failed provider=%s code=%s detail=%s", provider_id, exc.code, exc.detail
         )
         raise SignInFailedError(exc.code, error_url) from None
     except Exception:
         # An upstream answer we did not foresee must still end on the error page, not a 500.
+        upstream_outcome = "internal_server_error"
         log.exception("sign-in failed unexpectedly provider=%s", provider_id)
         raise SignInFailedError("internal_server_error", error_url) from None
+    finally:
+        metrics().upstream.labels(provider_id, upstream_outcome).observe(
+            time.perf_counter() - started
+        )
     try:
         outcome = users.sign_in_identity(
             identity,

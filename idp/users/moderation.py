@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, or_, select
 
-from idp.models import AuditEvent, Badge, Flair, OAuthToken, User, db
+from idp.audit import record
+from idp.models import Badge, Flair, OAuthToken, User, db
 from idp.oidc import store as oidc_store
 from idp.runtime import Randomness
 from idp.sessions import store as sessions
@@ -18,28 +18,6 @@ from idp.users import badges
 from idp.users.presentation import checked_color, checked_flair_text, checked_name_color
 
 ROLES = ("user", "admin")
-
-
-def audit(
-    action: str,
-    *,
-    actor: str,
-    subject: str | None,
-    now: datetime,
-    random: Randomness,
-    **details: Any,
-) -> None:
-    """Record an event (the caller commits). Details are ids and codes, never personal data."""
-    db.session.add(
-        AuditEvent(
-            id=random.identifier(),
-            at=now,
-            actor=actor,
-            action=action,
-            subject=subject,
-            details=json.dumps(details, sort_keys=True) if details else None,
-        )
-    )
 
 
 def find_user(reference: str) -> User | None:
@@ -52,9 +30,15 @@ def find_user(reference: str) -> User | None:
 def list_users(search: str | None = None, limit: int = 100) -> list[User]:
     query = select(User).order_by(User.created_at).limit(limit)
     if search:
-        pattern = f"%{search.lower()}%"
+        # The search is text, not a pattern: % and _ match themselves.
+        escaped = search.lower().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        pattern = f"%{escaped}%"
         query = query.where(
-            or_(User.email.like(pattern), User.name.ilike(pattern), User.id == search)
+            or_(
+                User.email.like(pattern, escape="!"),
+                User.name.ilike(pattern, escape="!"),
+                User.id == search,
+            )
         )
     return list(db.session.scalars(query))
 
@@ -124,23 +108,23 @@ def give_flair(
     db.session.add(flair)
     db.session.flush()
     user.flair_id, user.updated_at = flair.id, now
-    audit("user.flair_set", actor=actor, subject=user.id, now=now, random=random, flair=flair.id)
     db.session.commit()
+    record("user.flair_set", actor=actor, subject=user.id, flair=flair.id)
     return flair
 
 
 def clear_flair(user: User, *, now: datetime, random: Randomness, actor: str) -> None:
     user.flair_id, user.updated_at = None, now
-    audit("user.flair_cleared", actor=actor, subject=user.id, now=now, random=random)
     db.session.commit()
+    record("user.flair_cleared", actor=actor, subject=user.id)
 
 
 def set_role(user: User, role: str, *, now: datetime, random: Randomness, actor: str) -> None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     user.role, user.updated_at = role, now
-    audit("user.role_set", actor=actor, subject=user.id, now=now, random=random, role=role)
     db.session.commit()
+    record("user.role_set", actor=actor, subject=user.id, role=role)
 
 
 def revoke_everything(user_id: str, now: datetime) -> int:
@@ -152,15 +136,15 @@ def revoke_everything(user_id: str, now: datetime) -> int:
 
 def ban(user: User, reason: str | None, *, now: datetime, random: Randomness, actor: str) -> None:
     user.banned_at, user.ban_reason, user.updated_at = now, (reason or None), now
-    audit("user.banned", actor=actor, subject=user.id, now=now, random=random)
     db.session.commit()
+    record("user.banned", actor=actor, subject=user.id)
     revoke_everything(user.id, now)
 
 
 def unban(user: User, *, now: datetime, random: Randomness, actor: str) -> None:
     user.banned_at, user.ban_reason, user.updated_at = None, None, now
-    audit("user.unbanned", actor=actor, subject=user.id, now=now, random=random)
     db.session.commit()
+    record("user.unbanned", actor=actor, subject=user.id)
 
 
 def delete_user(user: User, *, now: datetime, random: Randomness, actor: str) -> None:
@@ -170,8 +154,8 @@ def delete_user(user: User, *, now: datetime, random: Randomness, actor: str) ->
     oidc_store.revoke_user_grants(user_id, now)
     db.session.execute(delete(OAuthToken).where(OAuthToken.user_id == user_id))
     db.session.delete(user)
-    audit("user.deleted", actor=actor, subject=user_id, now=now, random=random)
     db.session.commit()
+    record("user.deleted", actor=actor, subject=user_id)
 
 
 def is_banned(user: User) -> bool:

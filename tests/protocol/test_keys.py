@@ -294,3 +294,34 @@ def test_another_worker_picks_up_a_rotation_within_the_refresh_interval(
     assert jose.verify_signature(session_token(other), jwks(signed_in))[0]["kid"] == old
     clock.advance(1)
     assert jose.verify_signature(session_token(other), jwks(signed_in))[0]["kid"] == new
+
+
+def test_a_new_signing_algorithm_is_published_before_it_signs(
+    signed_in: FlaskClient, app: Flask, make_app: Callable[..., Flask], google: FakeGoogle
+) -> None:
+    session_token(signed_in)  # RS256 keys exist and have signed
+    switched = make_app(
+        IDP_SIGNING_ALG="EdDSA",
+        IDP_GOOGLE_CLIENT_ID=google.client_id,
+        IDP_GOOGLE_CLIENT_SECRET=google.client_secret,
+        IDP_GOOGLE_ISSUER=google.issuer,
+    )
+    browser = switched.test_client()
+    sign_in(browser, "google")
+    header, _ = jose.verify_signature(session_token(browser), jwks(browser))
+    assert header["alg"] == "RS256"  # the EdDSA key is only published so far
+    assert kids(app, "next", "EdDSA")
+    assert kids(app, "active", "EdDSA") == []
+    assert cli(switched, "rotate", "--alg", "EdDSA", "--force").exit_code == 0
+    header, _ = jose.verify_signature(session_token(browser), jwks(browser))
+    assert header["alg"] == "EdDSA"
+
+
+def test_a_revoked_key_loses_its_private_half(app: Flask, client: FlaskClient) -> None:
+    client.get("/.well-known/jwks.json")
+    victim = kids(app, "next")[0]
+    assert cli(app, "revoke", victim).exit_code == 0
+    with app.app_context():
+        row = db.session.get(SigningKey, victim)
+        assert row is not None
+        assert row.private_key == ""
