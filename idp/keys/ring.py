@@ -19,6 +19,7 @@ from typing import Any
 
 from joserfc.jwk import KeySet
 from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
 
 from idp.config import ConfigError, SigningAlg
 from idp.keys import store
@@ -138,8 +139,13 @@ class KeyRing:
         A wrong key-encryption key or a tampered ciphertext stops the server with a clear
         message instead of failing later, or worse, silently minting a fresh key.
         """
-        if not inspect(db.engine).has_table(SigningKey.__tablename__):
-            return  # before the first migration
+        try:
+            if not inspect(db.engine).has_table(SigningKey.__tablename__):
+                return  # before the first migration
+        except OperationalError:
+            # The database is down: start anyway and report not ready (/readyz) until it is back.
+            log.warning("database unreachable at start: signing keys not checked")
+            return
         try:
             for row in store.all_keys():
                 if row.state != "revoked":
