@@ -8,7 +8,9 @@ from idp import audit
 from idp.api import body
 from idp.api.blueprint import bp
 from idp.api.serializers import account_json
+from idp.dates import iso
 from idp.errors import BadRequestError, UnauthorizedError, ValidationError
+from idp.oidc import store as oidc_store
 from idp.runtime import get_runtime
 from idp.security.origins import origin_of
 from idp.security.redirects import MAX_URL_LENGTH
@@ -101,3 +103,37 @@ def _is_image_url(value: str) -> bool:
     """Images are shown to other users: only https URLs, never javascript: or data: ones."""
     origin = origin_of(value)
     return origin is not None and origin.startswith("https://")
+
+
+@bp.get("/list-consents")
+def list_consents() -> Response:
+    """Ours: the applications the user allowed, and what each may see."""
+    current = sessions.require_session()
+    listed = []
+    for consent in oidc_store.list_consents(current.user.id):
+        client = oidc_store.get_client(consent.client_id)
+        listed.append(
+            {
+                "clientId": consent.client_id,
+                "clientName": client.name if client else consent.client_id,
+                "scopes": consent.scopes.split(),
+                "createdAt": iso(consent.created_at),
+                "updatedAt": iso(consent.updated_at),
+            }
+        )
+    response = jsonify(listed)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/revoke-consent")
+def revoke_consent() -> Response:
+    """Ours: withdraw a consent; the application's tokens for this user stop working at once."""
+    current = sessions.require_session()
+    client_id = body.required_string(body.json_body(), "clientId", max_length=64)
+    if not oidc_store.revoke_consent(current.user.id, client_id, get_runtime().now()):
+        raise BadRequestError("No consent for this application", code="CONSENT_NOT_FOUND")
+    audit.record(
+        "consent.revoked", actor=current.user.id, subject=current.user.id, client=client_id
+    )
+    return jsonify({"status": True})

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import FrozenClock
+from tests.fakes import FakeGoogle
 from tests.helpers import BASE_URL, ORIGIN, query_of, sign_in
 from tests.oidc_helpers import (
     REDIRECT_URI,
@@ -791,3 +792,44 @@ def test_a_malformed_claims_parameter_is_invalid_request(app: Flask, claims: str
     request = AuthRequest(client, extra={"claims": claims})
 
     assert_error_redirect(authorize(browser, request), request, "invalid_request")
+
+
+def test_a_user_lists_and_withdraws_a_consent_and_the_clients_tokens_die(
+    app: Flask, google: FakeGoogle
+) -> None:
+    client = register(app, first_party=False)
+    browser = app.test_client()
+    sign_in(browser, "google")
+    request = AuthRequest(client, scope="openid profile")
+    page = authorize(browser, request)
+    assert page.status_code == 200  # the consent page
+    form = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page.get_data(as_text=True)))
+    approved = browser.post(
+        "/oauth2/consent",
+        data={**{k: html.unescape(v) for k, v in form.items()}, "decision": "approve"},
+        headers={"Origin": "http://localhost"},
+    )
+    assert approved.status_code == 303
+    code = query_of(approved.headers["Location"])["code"]
+    tokens = redeem(browser, request, code).get_json()
+    listed = browser.get("/api/auth/list-consents").get_json()
+    assert [(c["clientId"], c["scopes"]) for c in listed] == [
+        (client.client_id, ["openid", "profile"])
+    ]
+    withdrawn = browser.post(
+        "/api/auth/revoke-consent",
+        json={"clientId": client.client_id},
+        headers={"Origin": "http://localhost"},
+    )
+    assert withdrawn.get_json() == {"status": True}
+    assert browser.get("/api/auth/list-consents").get_json() == []
+    info = browser.get(
+        "/oauth2/userinfo", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    )
+    assert info.status_code == 401
+    again = browser.post(
+        "/api/auth/revoke-consent",
+        json={"clientId": client.client_id},
+        headers={"Origin": "http://localhost"},
+    )
+    assert again.get_json()["code"] == "CONSENT_NOT_FOUND"

@@ -153,6 +153,7 @@ def test_the_audit_trail_records_sign_ins_and_admin_actions(app: Flask, google: 
     assert events[0]["subject"] == user_id
     only = json.loads(runner.invoke(args=["audit", "list", "--action", "signin.", "--json"]).output)
     assert [e["action"] for e in only] == ["signin.succeeded"]
+    assert google.user.email is not None
     assert google.user.email not in listed.output
     human = runner.invoke(args=["audit", "list"])
     assert "user.banned" in human.output
