@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Response, jsonify
 
 from idp.api.blueprint import bp
+from idp.api.serializers import session_jwt_claims
 from idp.keys import jose
 from idp.keys.views import jwks_response
 from idp.ops.metrics import metrics
 from idp.runtime import get_runtime
 from idp.sessions import current as sessions
-from idp.sessions.jwt import session_jwt_claims
 from idp.users import moderation
 
 

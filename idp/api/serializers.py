@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from idp.dates import iso
@@ -51,4 +52,33 @@ def account_json(account: Account) -> dict[str, Any]:
         "scopes": (account.scope or "").replace(",", " ").split(),
         "createdAt": iso(account.created_at),
         "updatedAt": iso(account.updated_at),
+    }
+
+
+def session_jwt_claims(
+    user: User | UserView,
+    session: Session | SessionView,
+    presentation: Presentation,
+    *,
+    issuer: str,
+    audience: str,
+    now: datetime,
+    ttl: int,
+) -> dict[str, Any]:
+    """The session JWT of ``GET /api/auth/token``, for embeds and services.
+
+    Better Auth's JWT plugin shape: the user's fields at the top level and ``sub`` the user id;
+    with our issuer, a configurable audience and the session id. Short-lived, signed by the
+    active key: services verify it offline against our JWKS.
+    """
+    issued = int(now.timestamp())
+    return {
+        "iss": issuer,
+        "aud": audience,
+        "sub": user.id,
+        "iat": issued,
+        "nbf": issued,
+        "exp": issued + ttl,
+        "sid": session.id,
+        **user_json(user, presentation),
     }
