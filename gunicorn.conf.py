@@ -1,19 +1,25 @@
-"""gunicorn settings for ``make run`` and the tests.
+"""gunicorn settings for `make run`, the tests and production (docs/deploy.md).
 
-HOST, PORT, WEB_CONCURRENCY (workers), GUNICORN_THREADS and GUNICORN_ACCESS_LOG adjust them;
-command-line flags override anything here.
+HOST, PORT, WEB_CONCURRENCY (workers), GUNICORN_WORKER_CLASS, GUNICORN_THREADS and
+GUNICORN_ACCESS_LOG adjust them; command-line flags override anything here.
 """
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+# Workers from the CPU count: the app is CPU-bound between short database round trips.
 workers = int(os.environ.get("WEB_CONCURRENCY", min(multiprocessing.cpu_count() * 2 + 1, 8)))
-worker_class = "gthread"
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-timeout = 30
-graceful_timeout = 30
+timeout = 30  # a worker stuck this long is killed and replaced
+graceful_timeout = 30  # on SIGTERM / SIGHUP, in-flight requests get this long to finish
 keepalive = 5
+# Recycle workers now and then, so that a slow leak can never grow without bound.
+max_requests = 20000
+max_requests_jitter = 2000
 # Bounded request sizes: the app also caps bodies (IDP_MAX_BODY_BYTES).
 limit_request_line = 8190
 limit_request_fields = 100
@@ -21,3 +27,19 @@ accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "1") == "1" else None
 # Never log query strings: callback URLs carry authorization codes and state.
 access_log_format = '%(h)s "%(m)s %(U)s" %(s)s %(B)s %(M)sms'
 errorlog = "-"
+
+# Prometheus counters from every worker are summed through files in this directory.
+_OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+if _OWN_METRICS_DIR:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="idp-metrics-")
+
+
+def on_exit(server: object) -> None:
+    if _OWN_METRICS_DIR:
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

@@ -47,6 +47,10 @@ def test_sign_in_list_revoke_and_sign_out_through_gunicorn(
     assert revoked.json() == {"status": True}
     assert phone.get(f"{live_server.url}/api/auth/get-session").json() is None
 
+    # Metrics are summed over every gunicorn worker (multiprocess mode); loopback may read them.
+    scraped = requests.get(f"{live_server.url}/metrics", timeout=10).text
+    assert 'idp_signins_total{outcome="ok",provider="google"} 2.0' in scraped
+
     out = laptop.post(f"{live_server.url}/api/auth/sign-out", json={})
     assert out.json() == {"success": True}
     assert laptop.get(f"{live_server.url}/api/auth/get-session").json() is None
