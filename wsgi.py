@@ -11,4 +11,5 @@ try:
     configure_logging(app.extensions["idp"].settings.log_level)
 except ConfigError as error:
     # A refused configuration is an operator's mistake, not a crash: say why, in one line.
-    sys.exit(f"idp: refusing to start: {error}")
+    print(f"idp: refusing to start: {error}", file=sys.stderr)
+    sys.exit(3)  # gunicorn's boot-error status: the master stops instead of respawning workers

@@ -411,10 +411,8 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             f"IDP_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {settings.log_level!r}"
         )
-    if settings.redis_url and not settings.redis_url.startswith(
-        ("redis://", "rediss://", "unix://")
-    ):
-        raise ConfigError("IDP_REDIS_URL must be a redis://, rediss:// or unix:// URL")
+    if settings.redis_url and not settings.redis_url.startswith(("redis://", "rediss://")):
+        raise ConfigError("IDP_REDIS_URL must be a redis:// or rediss:// URL")
     if settings.session_update_age >= settings.session_expires_in:
         raise ConfigError("IDP_SESSION_UPDATE_AGE must be shorter than IDP_SESSION_EXPIRES_IN")
     if settings.cookie_domain is not None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from idp.api import account, jwt, pages, session, signin  # noqa: F401  (routes register on import)
+from idp.api import account, jwt, openapi, pages, session, signin  # noqa: F401  (routes register on import)
 from idp.api.blueprint import bp
 
 

@@ -35,6 +35,9 @@ ERROR_MESSAGES = {
     "issuer_mismatch": "The sign-in answer came from an unexpected provider. Please start again.",
     "hosted_domain_mismatch": "This account is not part of the organisation that may sign in here.",
     "oauth_provider_not_found": "This sign-in provider is not configured.",
+    "account_suspended": (
+        "This account is suspended. Contact the moderators if you think this is a mistake."
+    ),
     "upstream_error": "The sign-in provider reported an error. Please try again.",
     "invalid_upstream_response": (
         "The sign-in provider answered in a way we could not read. Please try again."

@@ -13,7 +13,7 @@ def jwks_response() -> Response:
     runtime = get_runtime()
     ring = runtime.keys
     snapshot = ring.snapshot()
-    if not snapshot.signers:
+    if not snapshot.published_kids:
         ring.signer()  # a fresh install publishes its first key before anyone asks for a token
         snapshot = ring.snapshot()
     headers = {

@@ -367,8 +367,9 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
         return _query_token(token_string, token_type_hint)
 
     def check_permission(self, token: Token, client: Client, request: Any) -> bool:
-        # Any confidential client (a resource server) may introspect any token.
-        return True
+        """A client may introspect its own tokens; our first-party services (resource servers)
+        may introspect any. Others learn nothing: the answer is {"active": false}."""
+        return client.row.first_party or token.check_client(client)
 
     def introspect_token(self, token: Token) -> dict[str, Any]:
         """RFC 7662 2.2."""

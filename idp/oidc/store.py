@@ -238,13 +238,20 @@ def revoke_user_grants(user_id: str, now: datetime, *, session_id: str | None = 
     db.session.commit()
 
 
-def revoke_online_grants(user_id: str, session_id: str, now: datetime) -> None:
-    """At logout: revoke the grants made from this session, except offline access (Core 11)."""
+def revoke_online_grants(
+    user_id: str, now: datetime, *, session_id: str | None = None, keep_session: str | None = None
+) -> None:
+    """When sessions end: revoke the grants made from them, except offline access (Core 11).
+
+    ``session_id``: only that session's grants; ``keep_session``: all but that session's.
+    """
     grants = select(OAuthGrant.id).where(
-        OAuthGrant.user_id == user_id,
-        OAuthGrant.session_id == session_id,
-        OAuthGrant.scope.not_like("%offline_access%"),
+        OAuthGrant.user_id == user_id, OAuthGrant.scope.not_like("%offline_access%")
     )
+    if session_id is not None:
+        grants = grants.where(OAuthGrant.session_id == session_id)
+    if keep_session is not None:
+        grants = grants.where(OAuthGrant.session_id != keep_session)
     _revoke_grants(grants, now)
     db.session.commit()
 

@@ -531,5 +531,5 @@ def end_first_party_session(user_id: str, session_id: str) -> None:
     runtime = get_runtime()
     session_store.delete_session(session_id)
     # Tokens that exist only because of this session end with it; offline access survives.
-    store.revoke_online_grants(user_id, session_id, runtime.now())
+    store.revoke_online_grants(user_id, runtime.now(), session_id=session_id)
     sessions.end_cookie()

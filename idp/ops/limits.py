@@ -119,7 +119,8 @@ def client_ip() -> str:
 
 
 def client_id() -> str:
-    """The OAuth client a token-endpoint request speaks for (Basic auth or form), with the IP."""
+    """The OAuth client a request claims to be (Basic auth or form) and the address it comes
+    from: keyed by both, so that nobody can use up a client's allowance by knowing its id."""
     header = request.headers.get("Authorization", "")
     presented = request.form.get("client_id", "")
     if header.startswith("Basic "):
@@ -127,7 +128,7 @@ def client_id() -> str:
             presented = base64.b64decode(header[6:], validate=True).decode().split(":", 1)[0]
         except (ValueError, UnicodeDecodeError):
             presented = ""
-    return f"client:{presented[:64]}"
+    return f"client:{presented[:64]}:{client_ip()}"
 
 
 # endpoint -> (settings attribute holding the limit, key function)
@@ -155,7 +156,7 @@ def init_app(app: Flask, settings: Settings) -> None:
         app=app,
         storage_uri=settings.redis_url or "idp-sql://",
         strategy="fixed-window",
-        headers_enabled=True,
+        headers_enabled=False,  # Retry-After belongs on the 429 only, never on a redirect
         swallow_errors=True,  # a broken counter store must not take sign-in down with it
         enabled=settings.rate_limits,
     )
@@ -168,4 +169,8 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def too_many(error: RateLimitExceeded) -> Any:
-        return api_error_response(TooManyRequestsError())
+        response = api_error_response(TooManyRequestsError())
+        current = limiter.current_limit
+        retry = int(current.reset_at - time.time()) + 1 if current is not None else 60
+        response.headers["Retry-After"] = str(max(1, retry))
+        return response

@@ -10,6 +10,7 @@ import json
 import logging
 import re
 import secrets
+import time
 from typing import Any
 
 from flask import Flask, Response, g, has_request_context, request
@@ -22,6 +23,8 @@ _REDACTED_KEYS = frozenset(
 
 
 class JsonFormatter(logging.Formatter):
+    converter = time.gmtime  # type: ignore[assignment]  # timestamps in UTC, whatever the host's zone
+
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",

@@ -135,7 +135,10 @@ def revoke_everything(user_id: str, now: datetime) -> int:
 
 
 def ban(user: User, reason: str | None, *, now: datetime, random: Randomness, actor: str) -> None:
-    user.banned_at, user.ban_reason, user.updated_at = now, (reason or None), now
+    # Banning again keeps the original time, and the reason unless a new one is given.
+    user.banned_at = user.banned_at or now
+    user.ban_reason = reason or user.ban_reason
+    user.updated_at = now
     db.session.commit()
     record("user.banned", actor=actor, subject=user.id)
     revoke_everything(user.id, now)

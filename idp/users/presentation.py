@@ -48,10 +48,11 @@ def checked_color(value: str) -> str:
 def checked_name_color(value: str) -> str:
     color = checked_color(value)
     light, dark = contrast(color, LIGHT_BACKGROUND), contrast(color, DARK_BACKGROUND)
+    worst = int(min(light, dark) * 100) / 100  # truncated, so 2.97 never reads as 3.0
     if min(light, dark) < MIN_CONTRAST:
         raise PresentationError(
             f"{color} is hard to read on the {'light' if light < dark else 'dark'} chat theme "
-            f"(contrast {min(light, dark):.1f}:1, at least {MIN_CONTRAST:.0f}:1 needed)"
+            f"(contrast {worst:.2f}:1, at least {MIN_CONTRAST:.0f}:1 needed)"
         )
     return color
 

@@ -152,8 +152,13 @@ def test_colours_hard_to_read_on_one_theme_are_refused_saying_which_theme(
 
 
 def test_the_refusal_gives_the_measured_contrast() -> None:
-    with pytest.raises(PresentationError, match=r"contrast 2\.1:1"):
+    with pytest.raises(PresentationError, match=r"contrast 2\.06:1"):
         checked_name_color("#0000FF")
+
+
+def test_a_contrast_just_under_the_rule_never_reads_as_meeting_it() -> None:
+    with pytest.raises(PresentationError, match=r"contrast 2\.9\d:1"):
+        checked_name_color("#8A2BE2")
 
 
 @pytest.mark.parametrize("level", range(0, 256, 3))
