@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_cors import CORS
 from flask_migrate import Migrate
 from sqlalchemy import event
@@ -154,11 +154,27 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
     cursor.close()
 
 
+POPUP_ENDPOINTS = frozenset(
+    {
+        "oidc.authorization_endpoint",
+        "oidc.chooser",
+        "oidc.chooser_submit",
+        "oidc.consent",
+        "api.callback",
+        "api.dev_sign_in_page",
+        "api.dev_sign_in",
+    }
+)
+
+
 def _security_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-    headers.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    # The sign-in path runs in popups opened by embeds on other origins: cutting the opener
+    # there would strand them. Everywhere else, isolate.
+    popup_path = request.endpoint in POPUP_ENDPOINTS
+    headers.setdefault("Cross-Origin-Opener-Policy", "unsafe-none" if popup_path else "same-origin")
     return response

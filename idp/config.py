@@ -417,6 +417,11 @@ def validate(settings: Settings) -> None:
         raise ConfigError("IDP_SESSION_UPDATE_AGE must be shorter than IDP_SESSION_EXPIRES_IN")
     if settings.cookie_domain is not None:
         domain = settings.cookie_domain.lstrip(".")
+        if "." not in domain:
+            raise ConfigError(
+                f"IDP_COOKIE_DOMAIN {settings.cookie_domain!r} is a single label: browsers drop "
+                "such cookies (use a registrable domain such as example.com)"
+            )
         host = base.hostname
         if host != domain and not host.endswith("." + domain):
             raise ConfigError(

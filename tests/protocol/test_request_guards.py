@@ -226,3 +226,13 @@ def test_link_social_refuses_an_id_token_like_sign_in(app: Flask, google: FakeGo
     )
     assert response.status_code == 400
     assert response.get_json()["code"] == "ID_TOKEN_NOT_SUPPORTED"
+
+
+def test_the_sign_in_path_keeps_the_popup_opener_and_other_pages_isolate(
+    client: FlaskClient,
+) -> None:
+    chooser = client.get("/oauth2/sign-in?return_to=/oauth2/authorize%3Fclient_id%3Dx")
+    assert chooser.headers["Cross-Origin-Opener-Policy"] == "unsafe-none"
+    assert (
+        client.get("/api/auth/get-session").headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    )

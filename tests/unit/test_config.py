@@ -47,6 +47,10 @@ def test_a_complete_production_configuration_loads(tmp_path: Path) -> None:
         ({"IDP_BASE_URL": "chat.example"}, "absolute http(s) URL"),
         ({"IDP_TRUSTED_ORIGINS": "https://a.example/path"}, "is not an origin"),
         ({"IDP_COOKIE_DOMAIN": "other.example"}, "does not cover"),
+        (
+            {"IDP_COOKIE_DOMAIN": "localhost", "IDP_BASE_URL": "http://localhost:8000"},
+            "single label",
+        ),
         ({"IDP_SESSION_UPDATE_AGE": "999999999"}, "shorter than"),
         ({"IDP_SESSION_EXPIRES_IN": "soon"}, "must be an integer"),
         ({"IDP_GOOGLE_CLIENT_ID": "id"}, "CLIENT_SECRET is required"),

@@ -1,0 +1,1 @@
+"""Journeys in a real browser (Chromium, driven by Playwright) through the examples."""
