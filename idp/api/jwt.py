@@ -11,7 +11,6 @@ from idp.keys.views import jwks_response
 from idp.ops.metrics import metrics
 from idp.runtime import get_runtime
 from idp.sessions import current as sessions
-from idp.users import moderation
 
 
 @bp.get("/token")
@@ -23,7 +22,7 @@ def token() -> Response:
     claims = session_jwt_claims(
         current.user,
         current.session,
-        moderation.presentation(current.user, runtime.now()),
+        current.presentation,
         issuer=settings.base_url,
         audience=settings.jwt_audience,
         now=runtime.now(),

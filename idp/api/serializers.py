@@ -8,7 +8,7 @@ from typing import Any
 from idp.dates import iso
 from idp.models import Account, Session, User
 from idp.sessions.store import SessionView, UserView
-from idp.users.moderation import Presentation
+from idp.users.presentation import Presentation
 
 
 def user_json(user: User | UserView, presentation: Presentation) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from idp.oidc import store as oidc_store
 from idp.runtime import get_runtime
 from idp.sessions import current as sessions
 from idp.sessions import store
-from idp.users import moderation
 
 
 def _no_store(response: Response) -> Response:
@@ -28,9 +27,13 @@ def get_session() -> Response:
     current = sessions.current_session(refresh=not disable_refresh)
     if current is None:
         return _no_store(jsonify(None))
-    shown = moderation.presentation(current.user, get_runtime().now())
     return _no_store(
-        jsonify({"session": session_json(current.session), "user": user_json(current.user, shown)})
+        jsonify(
+            {
+                "session": session_json(current.session),
+                "user": user_json(current.user, current.presentation),
+            }
+        )
     )
 
 

@@ -8,9 +8,10 @@ from typing import Any
 from idp.models import User
 from idp.runtime import get_runtime
 from idp.users import moderation
+from idp.users.presentation import Presentation
 
 
-def _presentation(user: User) -> moderation.Presentation:
+def _presentation(user: User) -> Presentation:
     return moderation.presentation(user, get_runtime().now())
 
 

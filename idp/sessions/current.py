@@ -16,6 +16,7 @@ from idp.runtime import get_runtime
 from idp.sessions import policy, store
 from idp.sessions.cookies import SESSION_COOKIE, CookieJar
 from idp.sessions.store import SessionView, UserView
+from idp.users.presentation import Presentation
 
 _LOADED = "idp_session"
 _SET = "idp_session_cookie_set"
@@ -27,6 +28,7 @@ class CurrentSession:
     session: SessionView
     user: UserView
     token: str
+    presentation: Presentation
 
 
 def cookie_jar() -> CookieJar:
@@ -53,7 +55,7 @@ def current_session(*, refresh: bool = True) -> CurrentSession | None:
             end_cookie()
         return None
     assert token is not None
-    session, user = found
+    session, user = found.session, found.user
     settings = runtime.settings
     if refresh and policy.needs_refresh(
         session.expires_at,
@@ -63,7 +65,9 @@ def current_session(*, refresh: bool = True) -> CurrentSession | None:
     ):
         session = store.extend(session, now=runtime.now(), expires_in=settings.session_expires_in)
         start_cookie(token)
-    loaded = CurrentSession(session=session, user=user, token=token)
+    loaded = CurrentSession(
+        session=session, user=user, token=token, presentation=found.presentation
+    )
     setattr(g, _LOADED, loaded)
     return loaded
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, select, update
 
-from idp.models import Session, User, db
+from idp.models import Session, db
 from idp.models.base import rows_affected
 from idp.runtime import Randomness
 from idp.security.secrets import token_hash
 from idp.sessions import policy
+from idp.users.presentation import Presentation
 
 TOKEN_BYTES = 32  # 256 random bits
 
@@ -75,24 +77,77 @@ class UserView:
     updated_at: datetime
 
 
-_SESSION_COLUMNS = [getattr(Session, f) for f in SessionView.__dataclass_fields__]
-_USER_COLUMNS = [getattr(User, f) for f in UserView.__dataclass_fields__]
-_LOOKUP = select(*_SESSION_COLUMNS, *_USER_COLUMNS).join(User, User.id == Session.user_id)
+# get-session runs on every page load: one statement, sent to the driver as written (no
+# statement building or ORM loading per request), returning the session, the user, their
+# chosen flair and one row per badge held.
+_LOOKUP_SQL = """
+SELECT s.id, s.user_id, s.expires_at, s.created_at, s.updated_at, s.ip_address, s.user_agent,
+       u.id, u.name, u.email, u.email_verified, u.image, u.role, u.name_color, u.flair_id,
+       u.banned_at, u.created_at, u.updated_at,
+       f.text, f.color,
+       b.id, b.label, b.icon_url, b.color, ub.expires_at
+FROM sessions s
+JOIN users u ON u.id = s.user_id
+LEFT JOIN flairs f ON f.id = u.flair_id AND f.user_id = u.id
+LEFT JOIN user_badges ub ON ub.user_id = u.id
+LEFT JOIN badges b ON b.id = ub.badge_id
+WHERE s.token_hash = {placeholder}
+ORDER BY b.display_order, b.id
+"""
 
 
-def find_by_token(token: str, now: datetime) -> tuple[SessionView, UserView] | None:
-    """The live session a bearer token opens, with its user: one indexed query, no ORM objects
-    (get-session runs this on every page load). Expired sessions are deleted."""
-    row = db.session.execute(_LOOKUP.where(Session.token_hash == token_hash(token))).first()
-    if row is None:
+def _utc(value: Any) -> Any:
+    """Timestamps as the driver gives them (SQLite: text; PostgreSQL: aware) to aware UTC."""
+    if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
+        return value.astimezone(UTC) if value is not None else None
+    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Found:
+    session: SessionView
+    user: UserView
+    presentation: Presentation
+
+
+def find_by_token(token: str, now: datetime) -> Found | None:
+    """The live session a bearer token opens, with its user and presentation, in one query.
+    Expired sessions (and a banned user's) are deleted."""
+    connection = db.session.connection()
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    rows = connection.exec_driver_sql(
+        _LOOKUP_SQL.format(placeholder=placeholder), (token_hash(token),)
+    ).all()
+    if not rows:
         return None
-    values = tuple(row)
-    session = SessionView(*values[: len(_SESSION_COLUMNS)])
-    user = UserView(*values[len(_SESSION_COLUMNS) :])
+    first = rows[0]
+    session = SessionView(
+        first[0], first[1], _utc(first[2]), _utc(first[3]), _utc(first[4]), first[5], first[6]
+    )
+    user = UserView(
+        first[7],
+        first[8],
+        first[9],
+        bool(first[10]),
+        first[11],
+        first[12],
+        first[13],
+        first[14],
+        _utc(first[15]),
+        _utc(first[16]),
+        _utc(first[17]),
+    )
     if policy.is_expired(session.expires_at, now) or user.banned_at is not None:
         delete_session(session.id)
         return None
-    return session, user
+    flair = {"id": user.flair_id, "text": first[18], "color": first[19]} if first[18] else None
+    badges = [
+        {"id": row[20], "label": row[21], "icon": row[22], "color": row[23]}
+        for row in rows
+        if row[20] is not None and (row[24] is None or _utc(row[24]) > now)
+    ]
+    return Found(session, user, Presentation(user.name_color, badges, flair, user.role))
 
 
 def extend(session: SessionView, *, now: datetime, expires_in: int) -> SessionView:

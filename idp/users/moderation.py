@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +14,12 @@ from idp.runtime import Randomness
 from idp.sessions import store as sessions
 from idp.sessions.store import UserView
 from idp.users import badges
-from idp.users.presentation import checked_color, checked_flair_text, checked_name_color
+from idp.users.presentation import (
+    Presentation,
+    checked_color,
+    checked_flair_text,
+    checked_name_color,
+)
 
 ROLES = ("user", "admin")
 
@@ -41,14 +45,6 @@ def list_users(search: str | None = None, limit: int = 100) -> list[User]:
             )
         )
     return list(db.session.scalars(query))
-
-
-@dataclass(frozen=True)
-class Presentation:
-    name_color: str | None
-    badges: list[dict[str, Any]]
-    flair: dict[str, Any] | None
-    role: str
 
 
 def flair_json(flair: Flair) -> dict[str, Any]:

@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
+from typing import Any
 
 HEX_COLOR = re.compile(r"^#[0-9A-Fa-f]{6}$")
 LIGHT_BACKGROUND = "#FFFFFF"
 DARK_BACKGROUND = "#18181B"
 MIN_CONTRAST = 3.0
 MAX_FLAIR_LENGTH = 32
+
+
+@dataclass(frozen=True)
+class Presentation:
+    """How a user appears in chat, as the session, tokens and claims carry it."""
+
+    name_color: str | None
+    badges: list[dict[str, Any]]
+    flair: dict[str, Any] | None
+    role: str
 
 
 class PresentationError(ValueError):
