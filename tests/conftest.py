@@ -111,7 +111,7 @@ def twitch_server(session_clock: FrozenClock) -> Iterator[FakeTwitch]:
 
 def _reset_fake(fake: FakeGoogle | FakeTwitch) -> None:
     fake.reset()
-    fake.timeout_delay = 1.5  # just past IDP_UPSTREAM_TIMEOUT=1 in these tests
+    fake.timeout_delay = 4.0  # past IDP_UPSTREAM_TIMEOUT=3 in these tests
 
 
 @pytest.fixture
@@ -155,7 +155,8 @@ def make_settings(
         "IDP_SECRET_KEY": SECRET_KEY,
         "IDP_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
         "IDP_TRUSTED_ORIGINS": TRUSTED_ORIGIN,
-        "IDP_UPSTREAM_TIMEOUT": "1",
+        # Long enough for a loaded CI machine; the timeout fault waits longer still.
+        "IDP_UPSTREAM_TIMEOUT": "3",
         # Tests sign in many times a second from one address; the limits have tests of their own.
         "IDP_RATE_LIMITS": "false",
     }

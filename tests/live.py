@@ -54,7 +54,7 @@ class LiveServer:
             "IDP_KEY_ENCRYPTION_KEY": KEY_ENCRYPTION_KEY,
             "IDP_TRUSTED_ORIGINS": TRUSTED_ORIGIN,
             "IDP_INSTANCE_PATH": str(instance),
-            "IDP_UPSTREAM_TIMEOUT": "2",
+            "IDP_UPSTREAM_TIMEOUT": "5",
             "IDP_RATE_LIMITS": "false",
             "FLASK_APP": "wsgi",
             "GUNICORN_ACCESS_LOG": "0",

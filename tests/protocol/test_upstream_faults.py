@@ -147,7 +147,7 @@ def test_code_refused_by_the_token_endpoint_redirects_with_invalid_code(
 def test_token_endpoint_slower_than_the_timeout_redirects_with_upstream_unavailable(
     app: Flask, client: FlaskClient, google: FakeGoogle
 ) -> None:
-    google.fail(Fault.TIMEOUT)  # the fake answers after 1.5 s; IDP_UPSTREAM_TIMEOUT is 1 s
+    google.fail(Fault.TIMEOUT)  # the fake answers after 4 s; IDP_UPSTREAM_TIMEOUT is 3 s
 
     response = _sign_in_with_error_callback(client)
 
