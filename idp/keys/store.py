@@ -94,13 +94,14 @@ def bootstrap(algs: tuple[SigningAlg, ...], now: datetime, encryption: KeyEncryp
     if db.session.scalar(select(SigningKey.kid).where(SigningKey.state != "next").limit(1)):
         db.session.rollback()
         return False
-    for alg in algs:
-        _new_key(alg, "active", now, encryption)
-        if _key_in_state(alg, "next") is None:
-            _new_key(alg, "next", now, encryption)
     try:
-        _commit_or_conflict("another worker created the first key")
-    except ConcurrentChangeError:
+        for alg in algs:
+            _new_key(alg, "active", now, encryption)
+            if _key_in_state(alg, "next") is None:  # (this query flushes the insert above)
+                _new_key(alg, "next", now, encryption)
+        db.session.commit()
+    except IntegrityError:  # another worker created the first keys a moment before us
+        db.session.rollback()
         return False
     return True
 

@@ -67,3 +67,26 @@ def test_concurrent_rotations_leave_exactly_one_active_and_one_next_key(
         assert set(outcomes) <= {"rotated", "ConcurrentChangeError", "KeyLifecycleError"}, outcomes
         assert _count(app, "active") == 1
         assert _count(app, "next") == 1
+
+
+def test_workers_racing_to_create_the_first_keys_all_get_one(
+    app: Flask, make_app: Callable[..., Flask]
+) -> None:
+    hosts = [app, make_app(), make_app(), make_app()]
+    barrier, signed = threading.Barrier(len(hosts)), list[str]()
+
+    def first_signer(host: Flask) -> None:
+        with host.app_context():
+            barrier.wait()
+            alg, key = get_runtime(host).keys.signer()
+            signed.append(f"{alg}:{key.kid}")
+            db.session.remove()
+
+    threads = [threading.Thread(target=first_signer, args=(host,)) for host in hosts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert len(signed) == len(hosts)
+    assert len(set(signed)) == 1  # one active RS256 key, whoever created it
+    assert _count(app, "active") == 1
