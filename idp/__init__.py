@@ -93,6 +93,7 @@ def create_app(
         )
 
     errors.register_error_handlers(app)
+    request_logs.quiet_libraries()
     current_session.init_app(app)
     api.init_app(app)
     oidc.init_app(app)
@@ -139,6 +140,8 @@ def _engine_options(settings: Settings) -> dict[str, object]:
         # Wait for a writer instead of failing at once when several workers share the file.
         return {"connect_args": {"timeout": 15}}
     return {
+        # A database that does not answer must fail fast (503), not hang a worker.
+        "connect_args": {"connect_timeout": 5},
         "pool_pre_ping": True,
         "pool_size": settings.db_pool_size,
         "max_overflow": settings.db_max_overflow,

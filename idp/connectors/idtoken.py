@@ -24,7 +24,7 @@ def token_header(id_token: str) -> dict[str, Any]:
     """The unverified JOSE header, to pick a key by ``kid``. Nothing else may be trusted yet."""
     try:
         return dict(jws.extract_compact(id_token.encode("ascii")).headers())
-    except (JoseError, ValueError, UnicodeEncodeError) as exc:
+    except (JoseError, ValueError, TypeError, UnicodeEncodeError) as exc:
         raise IdTokenError("malformed ID token") from exc
 
 
@@ -51,7 +51,7 @@ def verify_id_token(
         raise IdTokenError(f"algorithm {header.get('alg')!r} is not allowed")
     try:
         token = jwt.decode(id_token, keys, algorithms=list(ALLOWED_ALGORITHMS))
-    except (JoseError, ValueError) as exc:
+    except (JoseError, ValueError, TypeError) as exc:  # TypeError: a header of the wrong type
         raise IdTokenError(f"signature: {type(exc).__name__}") from exc
     claims = dict(token.claims)
 

@@ -53,7 +53,7 @@ def parse_max_age(value: str | None) -> int | None:
     """3.1.2.1: a non-negative number of seconds."""
     if value is None or value == "":
         return None
-    if not value.isdigit() or len(value) > 10:
+    if not (value.isascii() and value.isdigit()) or len(value) > 10:  # not "²", "٣"
         raise RequestError("max_age must be a non-negative integer")
     return int(value)
 
@@ -118,7 +118,7 @@ def parse_claims_request(value: str | None) -> dict[str, dict[str, Any]]:
         raise RequestError("claims parameter too large")
     try:
         parsed = json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
         raise RequestError("claims must be a JSON object") from None
     if not isinstance(parsed, dict):
         raise RequestError("claims must be a JSON object")

@@ -492,6 +492,9 @@ def end_session_endpoint() -> BaseResponse | Response:
         hint_client = (
             aud if isinstance(aud, str) else (aud[0] if isinstance(aud, list) and aud else None)
         )
+        if store.get_client(hint_client or "") is None:
+            # Signed by us but not an ID token for a client (a session JWT, say): no hint.
+            return error_page("The sign-out request carried a token that is not an ID token.")
         if client_id and client_id != hint_client:
             return error_page("The sign-out request names two different applications.")
     client = store.get_client(client_id or hint_client or "")

@@ -43,6 +43,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _NoLibraryDebug(logging.Filter):
+    """Libraries log whole token responses at DEBUG (Authlib: "Issue token %r"): never let
+    those records through, whatever level someone sets."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.INFO
+
+
+_QUIET = _NoLibraryDebug()
+
+
+def quiet_libraries() -> None:
+    """Filter every logger of those libraries (a filter is not inherited by child loggers)."""
+    names = [
+        name
+        for name, logger in logging.root.manager.loggerDict.items()
+        if isinstance(logger, logging.Logger) and name.split(".")[0] in ("authlib", "joserfc")
+    ]
+    for name in ("authlib", "joserfc", *names):
+        logger = logging.getLogger(name)
+        if _QUIET not in logger.filters:
+            logger.addFilter(_QUIET)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """JSON lines on stderr for the app's loggers (gunicorn's own logs keep their format)."""
     handler = logging.StreamHandler()
