@@ -1,0 +1,1 @@
+"""Hostile input and faults: properties, open redirects, token attacks, CSRF, log hygiene."""
