@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from typing import Any
 
@@ -18,6 +19,13 @@ DEFAULT_LEEWAY = 60
 
 class IdTokenError(Exception):
     """The ID token failed one check; the message names which (safe for logs)."""
+
+
+def _seconds(value: object) -> float | None:
+    """A real, finite number of seconds, or None (NaN compares false with everything)."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return float(value)
+    return None
 
 
 def token_header(id_token: str) -> dict[str, Any]:
@@ -66,9 +74,10 @@ def verify_id_token(
     if "azp" in claims and claims["azp"] != client_id:
         raise IdTokenError("azp is not this client")
     exp, iat = claims.get("exp"), claims.get("iat")
-    if not isinstance(exp, int | float) or isinstance(exp, bool) or exp + leeway <= now:
+    expires, issued = _seconds(exp), _seconds(iat)
+    if expires is None or expires + leeway <= now:
         raise IdTokenError("expired")
-    if not isinstance(iat, int | float) or isinstance(iat, bool) or iat - leeway > now:
+    if issued is None or issued - leeway > now:
         raise IdTokenError("iat is in the future")
     token_nonce = claims.get("nonce")
     if not isinstance(token_nonce, str) or not constant_time_equals(token_nonce, nonce):

@@ -105,3 +105,12 @@ def _b64(data: bytes) -> str:
 def test_malformed_tokens_are_refused(value: str) -> None:
     with pytest.raises(IdTokenError):
         verify(value)
+
+
+@pytest.mark.parametrize("field", ["exp", "iat"])
+def test_a_non_finite_time_is_refused(field: str) -> None:
+    body = claims()
+    body[field] = float("nan")
+    signed = jwt.encode({"alg": "RS256", "kid": "k1"}, body, KEY, algorithms=["RS256"])
+    with pytest.raises(IdTokenError):
+        verify(signed)
