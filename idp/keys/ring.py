@@ -13,7 +13,7 @@ import hashlib
 import json
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +38,6 @@ class Snapshot:
     published_kids: frozenset[str]
     jwks_body: bytes
     etag: str
-    kids_by_state: dict[str, list[str]] = field(default_factory=dict)
     next_algs: frozenset[str] = frozenset()
 
 
@@ -76,9 +75,6 @@ class KeyRing:
                 log.error("signing key unusable: %s", error)
         db.session.rollback()  # end the read transaction; nothing was written
         body = _jwks_document(rows)
-        by_state: dict[str, list[str]] = {}
-        for row in rows:
-            by_state.setdefault(row.state, []).append(row.kid)
         return Snapshot(
             loaded_at=self._clock(),
             signers=signers,
@@ -86,7 +82,6 @@ class KeyRing:
             published_kids=frozenset(row.kid for row in rows),
             jwks_body=body,
             etag=hashlib.sha256(body).hexdigest()[:32],
-            kids_by_state=by_state,
             next_algs=frozenset(row.alg for row in rows if row.state == "next"),
         )
 

@@ -110,7 +110,3 @@ def shown(user_id: str, now: datetime) -> list[Badge]:
             .order_by(Badge.display_order, Badge.id)
         )
     )
-
-
-def held(user_id: str) -> list[UserBadge]:
-    return list(db.session.scalars(select(UserBadge).where(UserBadge.user_id == user_id)))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from idp.connectors.base import UpstreamIdentity
@@ -219,7 +219,3 @@ def update_profile(user: User, *, name: str | None, image: str | None, now: date
         user.image = image or None
     user.updated_at = now
     db.session.commit()
-
-
-def count_users() -> int:
-    return int(db.session.scalar(select(func.count()).select_from(User)) or 0)
