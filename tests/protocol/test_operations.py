@@ -9,6 +9,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle
 from tests.helpers import ORIGIN, sign_in
 
@@ -138,10 +139,13 @@ def test_an_unreachable_limit_store_lets_requests_through(
         assert response.status_code == 200
 
 
-def test_the_audit_trail_records_sign_ins_and_admin_actions(app: Flask, google: FakeGoogle) -> None:
+def test_the_audit_trail_records_sign_ins_and_admin_actions(
+    app: Flask, google: FakeGoogle, clock: FrozenClock
+) -> None:
     browser = app.test_client()
     sign_in(browser, "google")
     user_id = browser.get("/api/auth/get-session").get_json()["user"]["id"]
+    clock.advance(1)  # the trail lists newest first; a frozen clock would tie the two events
     runner = app.test_cli_runner()
     assert runner.invoke(args=["users", "ban", user_id, "--actor", "mod-ana"]).exit_code == 0
     listed = runner.invoke(args=["audit", "list", "--json"])
