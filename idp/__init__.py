@@ -14,7 +14,7 @@ from flask_migrate import Migrate
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from idp import api, cli, errors
+from idp import api, cli, errors, fastlane
 from idp.config import PROJECT_ROOT, ConfigError, Settings, load_settings
 from idp.connectors.registry import build_registry
 from idp.keys.crypto import KeyEncryption
@@ -34,6 +34,7 @@ from idp.runtime import (
     get_runtime,
     system_clock,
 )
+from idp.security.headers import security_headers
 from idp.sessions import current as current_session
 from idp.sessions.cookies import CookieJar
 
@@ -105,6 +106,8 @@ def create_app(
     _cors(app, settings)
     cli.init_app(app)
     app.after_request(_security_headers)
+    with app.app_context():
+        fastlane.init_app(app, db.engine)
     return app
 
 
@@ -132,6 +135,9 @@ def _cors(app: Flask, settings: Settings) -> None:
         },
         methods=["GET", "POST", "OPTIONS"],
         max_age=600,
+        # Without an Origin there is no CORS request to answer; flask-cors would otherwise list
+        # every trusted origin in Access-Control-Allow-Origin headers for anyone to read.
+        always_send=False,
     )
 
 
@@ -157,27 +163,7 @@ def _sqlite_pragmas(connection: object, _record: object) -> None:
     cursor.close()
 
 
-POPUP_ENDPOINTS = frozenset(
-    {
-        "oidc.authorization_endpoint",
-        "oidc.chooser",
-        "oidc.chooser_submit",
-        "oidc.consent",
-        "api.callback",
-        "api.dev_sign_in_page",
-        "api.dev_sign_in",
-    }
-)
-
-
 def _security_headers(response: Response) -> Response:
-    headers = response.headers
-    headers.setdefault("X-Content-Type-Options", "nosniff")
-    headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-    headers.setdefault("X-Frame-Options", "DENY")
-    headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-    # The sign-in path runs in popups opened by embeds on other origins: cutting the opener
-    # there would strand them. Everywhere else, isolate.
-    popup_path = request.endpoint in POPUP_ENDPOINTS
-    headers.setdefault("Cross-Origin-Opener-Policy", "unsafe-none" if popup_path else "same-origin")
+    for name, value in security_headers(request.endpoint):
+        response.headers.setdefault(name, value)
     return response

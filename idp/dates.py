@@ -7,5 +7,6 @@ from datetime import UTC, datetime
 
 def iso(moment: datetime) -> str:
     """JavaScript's ``Date.prototype.toISOString()``: milliseconds, UTC, ``Z``."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
+    # isoformat truncates to milliseconds, as toISOString does, and is several times faster
+    # than strftime (five dates per get-session).
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

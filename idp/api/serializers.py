@@ -43,6 +43,13 @@ def session_json(session: Session | SessionView) -> dict[str, Any]:
     }
 
 
+def get_session_json(
+    session: Session | SessionView, user: User | UserView, presentation: Presentation
+) -> dict[str, Any]:
+    """The answer of ``get-session`` for a signed-in browser."""
+    return {"session": session_json(session), "user": user_json(user, presentation)}
+
+
 def account_json(account: Account) -> dict[str, Any]:
     return {
         "id": account.id,

@@ -7,7 +7,7 @@ from flask import Response, jsonify, request
 from idp import audit
 from idp.api import body
 from idp.api.blueprint import bp
-from idp.api.serializers import session_json, user_json
+from idp.api.serializers import get_session_json, session_json
 from idp.oidc import store as oidc_store
 from idp.runtime import get_runtime
 from idp.sessions import current as sessions
@@ -27,14 +27,7 @@ def get_session() -> Response:
     current = sessions.current_session(refresh=not disable_refresh)
     if current is None:
         return _no_store(jsonify(None))
-    return _no_store(
-        jsonify(
-            {
-                "session": session_json(current.session),
-                "user": user_json(current.user, current.presentation),
-            }
-        )
-    )
+    return _no_store(jsonify(get_session_json(current.session, current.user, current.presentation)))
 
 
 @bp.post("/sign-out")

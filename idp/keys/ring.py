@@ -86,14 +86,22 @@ class KeyRing:
         )
 
     def snapshot(self) -> Snapshot:
-        current = self._snapshot
-        if current is not None and self._clock() - current.loaded_at < self._refresh:
+        current = self.current()
+        if current is not None:
             return current
         with self._lock:
             current = self._snapshot
             if current is None or self._clock() - current.loaded_at >= self._refresh:
                 current = self._snapshot = self._load()
         return current
+
+    def current(self) -> Snapshot | None:
+        """The snapshot while it is fresh, else None: never touches the database (the fast
+        lane asks this, and leaves a reload to a regular request)."""
+        current = self._snapshot
+        if current is not None and self._clock() - current.loaded_at < self._refresh:
+            return current
+        return None
 
     def invalidate(self) -> None:
         """Forget the snapshot; the next use reloads (after a change made in this process)."""

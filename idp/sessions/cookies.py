@@ -7,8 +7,9 @@ Every cookie is HttpOnly and SameSite=Lax: no script ever reads a session token.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
 
 from idp.config import Settings
@@ -26,7 +27,8 @@ class CookieJar:
     prefix: str
     secure: bool
     domain: str | None
-    secret_key: str
+    secret_key: str = field(repr=False)
+    _keys: dict[str, bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> CookieJar:
@@ -41,17 +43,25 @@ class CookieJar:
         # "__Secure-" makes the browser refuse the cookie unless it was set over https.
         return f"{'__Secure-' if self.secure else ''}{self.prefix}.{cookie}"
 
+    def _key(self, cookie: str) -> bytes:
+        """The cookie's own signing key, derived once (the derivation is two HMACs)."""
+        key = self._keys.get(cookie)
+        if key is None:
+            key = self._keys[cookie] = derive_key(self.secret_key, f"cookie:{cookie}")
+        return key
+
     def encode(self, cookie: str, value: str) -> str:
-        return sign(value, derive_key(self.secret_key, f"cookie:{cookie}"))
+        return sign(value, self._key(cookie))
 
     def decode(self, cookie: str, raw: str | None) -> str | None:
         """The value of a cookie we signed, or None if absent, oversized or tampered with."""
         if not raw or len(raw) > MAX_COOKIE_VALUE:
             return None
-        return unsign(raw, derive_key(self.secret_key, f"cookie:{cookie}"))
+        return unsign(raw, self._key(cookie))
 
-    def set(self, response: Response, cookie: str, value: str, *, max_age: int) -> None:
-        response.set_cookie(
+    def header(self, cookie: str, value: str, *, max_age: int) -> str:
+        """The ``Set-Cookie`` value that stores ``value`` (signed) in ``cookie``."""
+        return dump_cookie(
             self.name(cookie),
             self.encode(cookie, value),
             max_age=max_age,
@@ -62,8 +72,9 @@ class CookieJar:
             samesite="Lax",
         )
 
-    def clear(self, response: Response, cookie: str) -> None:
-        response.set_cookie(
+    def clearing_header(self, cookie: str) -> str:
+        """The ``Set-Cookie`` value that makes the browser drop ``cookie``."""
+        return dump_cookie(
             self.name(cookie),
             "",
             max_age=0,
@@ -74,3 +85,9 @@ class CookieJar:
             httponly=True,
             samesite="Lax",
         )
+
+    def set(self, response: Response, cookie: str, value: str, *, max_age: int) -> None:
+        response.headers.add("Set-Cookie", self.header(cookie, value, max_age=max_age))
+
+    def clear(self, response: Response, cookie: str) -> None:
+        response.headers.add("Set-Cookie", self.clearing_header(cookie))

@@ -46,27 +46,28 @@ def current_session(*, refresh: bool = True) -> CurrentSession | None:
     if _LOADED in g:
         loaded: CurrentSession | None = g.get(_LOADED)
         return loaded
-    runtime = get_runtime()
     token = _presented_token()
-    found = store.find_by_token(token, runtime.now()) if token else None
-    if found is None:
+    if token is None:
         g.setdefault(_LOADED, None)
-        if token is not None:  # ours, but revoked or expired: tell the browser to drop it
-            end_cookie()
         return None
-    assert token is not None
-    session, user = found.session, found.user
+    runtime = get_runtime()
     settings = runtime.settings
-    if refresh and policy.needs_refresh(
-        session.expires_at,
+    opened = store.open_in_request(
+        token,
         runtime.now(),
+        slide=refresh,
         expires_in=settings.session_expires_in,
         update_age=settings.session_update_age,
-    ):
-        session = store.extend(session, now=runtime.now(), expires_in=settings.session_expires_in)
+    )
+    found = opened.found
+    if found is None:  # ours, but revoked or expired: tell the browser to drop it
+        g.setdefault(_LOADED, None)
+        end_cookie()
+        return None
+    if opened.extended:
         start_cookie(token)
     loaded = CurrentSession(
-        session=session, user=user, token=token, presentation=found.presentation
+        session=found.session, user=found.user, token=token, presentation=found.presentation
     )
     setattr(g, _LOADED, loaded)
     return loaded

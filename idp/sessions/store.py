@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 
 from idp.models import Session, db
 from idp.models.base import rows_affected
@@ -111,14 +111,18 @@ class Found:
     presentation: Presentation
 
 
-def find_by_token(token: str, now: datetime) -> Found | None:
-    """The live session a bearer token opens, with its user and presentation, in one query.
-    Expired sessions (and a banned user's) are deleted."""
-    connection = db.session.connection()
+def find_by_token(connection: Connection, token: str, now: datetime) -> Found | None:
+    """The session a bearer token opens, with its user and presentation, in one query: alive
+    or not (:func:`open_session` decides that). Badges past their expiry are left out."""
     placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    rows = connection.exec_driver_sql(
-        _LOOKUP_SQL.format(placeholder=placeholder), (token_hash(token),)
-    ).all()
+    # Straight to the driver's cursor: SQLAlchemy would build result metadata for these 25
+    # columns on every call (uncached for textual SQL), which costs more than the query.
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(_LOOKUP_SQL.format(placeholder=placeholder), (token_hash(token),))
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     if not rows:
         return None
     first = rows[0]
@@ -138,9 +142,6 @@ def find_by_token(token: str, now: datetime) -> Found | None:
         _utc(first[16]),
         _utc(first[17]),
     )
-    if policy.is_expired(session.expires_at, now) or user.banned_at is not None:
-        delete_session(session.id)
-        return None
     flair = {"id": user.flair_id, "text": first[18], "color": first[19]} if first[18] else None
     badges = [
         {"id": row[20], "label": row[21], "icon": row[22], "color": row[23]}
@@ -150,15 +151,81 @@ def find_by_token(token: str, now: datetime) -> Found | None:
     return Found(session, user, Presentation(user.name_color, badges, flair, user.role))
 
 
-def extend(session: SessionView, *, now: datetime, expires_in: int) -> SessionView:
+@dataclass(frozen=True)
+class Opened:
+    """What reading a session cookie's token found, and what it changed."""
+
+    found: Found | None  # None: no live session opens with this token
+    extended: bool = False  # the expiry slid: the cookie goes out again with the new lifetime
+    changed: bool = False  # statements to commit: an expiry slid or a dead session deleted
+
+
+def open_session(
+    connection: Connection,
+    token: str,
+    now: datetime,
+    *,
+    slide: bool,
+    expires_in: int,
+    update_age: int,
+) -> Opened:
+    """Find the live session of ``token`` and slide it when it is due: the one rule of reading
+    a session, for the Flask views and the fast lane. An expired session, or a banned user's,
+    is deleted. Statements run on ``connection``, uncommitted."""
+    found = find_by_token(connection, token, now)
+    if found is None:
+        return Opened(None)
+    if policy.is_expired(found.session.expires_at, now) or found.user.banned_at is not None:
+        connection.execute(delete(Session).where(Session.id == found.session.id))
+        return Opened(None, changed=True)
+    if not slide or not policy.needs_refresh(
+        found.session.expires_at, now, expires_in=expires_in, update_age=update_age
+    ):
+        return Opened(found)
     new_expiry = policy.expiry(now, expires_in)
-    db.session.execute(
+    connection.execute(
         update(Session)
-        .where(Session.id == session.id)
+        .where(Session.id == found.session.id)
         .values(expires_at=new_expiry, updated_at=now)
     )
-    db.session.commit()
-    return replace(session, expires_at=new_expiry, updated_at=now)
+    slid = replace(found.session, expires_at=new_expiry, updated_at=now)
+    return Opened(replace(found, session=slid), extended=True, changed=True)
+
+
+def open_in_request(
+    token: str, now: datetime, *, slide: bool, expires_in: int, update_age: int
+) -> Opened:
+    """:func:`open_session` in the request's database session, committed if it changed."""
+    opened = open_session(
+        db.session.connection(),
+        token,
+        now,
+        slide=slide,
+        expires_in=expires_in,
+        update_age=update_age,
+    )
+    if opened.changed:
+        db.session.commit()
+    return opened
+
+
+def open_on(
+    engine: Engine,
+    token: str,
+    now: datetime,
+    *,
+    slide: bool,
+    expires_in: int,
+    update_age: int,
+) -> Opened:
+    """:func:`open_session` on a connection of its own (the fast lane has no Flask context)."""
+    with engine.connect() as connection:
+        opened = open_session(
+            connection, token, now, slide=slide, expires_in=expires_in, update_age=update_age
+        )
+        if opened.changed:
+            connection.commit()
+    return opened
 
 
 def list_for_user(user_id: str, now: datetime) -> list[Session]:
