@@ -10,7 +10,6 @@ from pathlib import Path
 
 from flask import Flask, Response, request
 from flask_cors import CORS
-from flask_migrate import Migrate
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -20,7 +19,7 @@ from idp.connectors.registry import build_registry
 from idp.keys.crypto import KeyEncryption
 from idp.keys.ring import KeyRing
 from idp.keys.views import wellknown
-from idp.models import db
+from idp.models import db, schema
 from idp.oidc import wiring as oidc
 from idp.ops import limits, metrics
 from idp.ops import logs as request_logs
@@ -62,7 +61,7 @@ def create_app(
         )
 
     db.init_app(app)
-    Migrate(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
+    schema.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), compare_type=True)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             event.listen(db.engine, "connect", _sqlite_pragmas)

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from alembic.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, jsonify
-from sqlalchemy import text
+from sqlalchemy import Connection, inspect, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from idp.config import PROJECT_ROOT
 from idp.models import db
+from idp.models.schema import migration_state
 from idp.runtime import get_runtime
 
 log = logging.getLogger(__name__)
@@ -25,17 +23,12 @@ def healthz() -> Response:
     return response
 
 
-def migration_state(current: str | None) -> str:
-    """ "ok" at our head, or ahead of it (a newer release migrated first: migrations only ever
-    add, so this code still runs); not ready while migrations this code needs are pending."""
-    scripts = ScriptDirectory(str(PROJECT_ROOT / "migrations"))
-    head = scripts.get_current_head()
-    if current == head:
-        return "ok"
-    known = {revision.revision for revision in scripts.walk_revisions()}
-    if current is not None and current not in known:
-        return "ok"
-    return f"pending: at {current}, this release needs {head}"
+def _current_revision(connection: Connection) -> str | None:
+    """Alembic's record of the schema revision (None before the first migration)."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    versions = list(connection.execute(text("SELECT version_num FROM alembic_version")).scalars())
+    return str(versions[0]) if len(versions) == 1 else None
 
 
 @health.get("/readyz")
@@ -45,7 +38,7 @@ def readyz() -> Response:
     try:
         with db.engine.connect() as connection:
             connection.execute(text("SELECT 1"))
-            current = MigrationContext.configure(connection).get_current_revision()
+            current = _current_revision(connection)
         checks["database"] = "ok"
         checks["migrations"] = migration_state(current)
     except SQLAlchemyError as error:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import flask_migrate
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -13,7 +17,7 @@ from sqlalchemy import inspect
 
 from idp import create_app
 from idp.config import PROJECT_ROOT
-from idp.models import db
+from idp.models import db, schema
 from tests.conftest import FrozenClock, make_settings
 
 
@@ -27,6 +31,49 @@ def test_the_test_database_is_at_the_head_revision(app: Flask) -> None:
     head = ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_current_head()
     with app.app_context(), db.engine.connect() as connection:
         assert MigrationContext.configure(connection).get_current_revision() == head
+
+
+def test_the_revisions_the_code_knows_are_the_migration_scripts_in_order() -> None:
+    scripts = ScriptDirectory(str(PROJECT_ROOT / "migrations"))
+    newest_first = [revision.revision for revision in scripts.walk_revisions()]
+    assert tuple(reversed(newest_first)) == schema.REVISIONS
+    assert scripts.get_current_head() == schema.HEAD
+
+
+@pytest.mark.parametrize(
+    ("current", "state"),
+    [
+        (schema.HEAD, "ok"),
+        ("0099_from_a_newer_release", "ok"),
+        (
+            schema.REVISIONS[0],
+            f"pending: at {schema.REVISIONS[0]}, this release needs {schema.HEAD}",
+        ),
+        (None, f"pending: at None, this release needs {schema.HEAD}"),
+    ],
+)
+def test_readiness_reads_the_schema_revision(current: str | None, state: str) -> None:
+    assert schema.migration_state(current) == state
+
+
+def test_serving_never_imports_alembic(tmp_path: Path) -> None:
+    """Alembic costs every worker ~11 MB: only the ``flask db`` commands load it."""
+    probe = (
+        "import sys, wsgi; from flask import Flask; assert isinstance(wsgi.app, Flask); "
+        "wsgi.app.test_client().get('/readyz'); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'flask_migrate')))"
+    )
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
+        "IDP_ENV": "development",
+        "IDP_DATABASE_URL": f"sqlite:///{tmp_path / 'probe.sqlite3'}",
+        "IDP_INSTANCE_PATH": str(tmp_path),
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"
 
 
 def test_migrations_go_down_to_empty_and_back_up(tmp_path: Path, clock: FrozenClock) -> None:

@@ -8,7 +8,9 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import text
 
+from idp.models import db, schema
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle
 from tests.helpers import ORIGIN, sign_in
@@ -27,6 +29,22 @@ def test_readyz_checks_database_migrations_and_keys(client: FlaskClient) -> None
         "status": "ready",
         "checks": {"database": "ok", "migrations": "ok", "keys": "ok"},
     }
+
+
+def test_readyz_is_not_ready_while_migrations_are_pending(app: Flask) -> None:
+    with app.app_context():
+        db.session.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+        db.session.commit()
+    try:
+        response = app.test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.get_json()["checks"]["migrations"].startswith("pending: at 0004")
+    finally:
+        with app.app_context():
+            db.session.execute(
+                text("UPDATE alembic_version SET version_num = :head"), {"head": schema.HEAD}
+            )
+            db.session.commit()
 
 
 def test_readyz_fails_when_the_database_is_unreachable(make_app: Callable[..., Flask]) -> None:
