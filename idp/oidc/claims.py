@@ -7,15 +7,16 @@ from typing import Any
 
 from idp.models import User
 from idp.runtime import get_runtime
+from idp.sessions.store import UserView
 from idp.users import moderation
 from idp.users.presentation import Presentation
 
 
-def _presentation(user: User) -> Presentation:
+def _presentation(user: User | UserView) -> Presentation:
     return moderation.presentation(user, get_runtime().now())
 
 
-CLAIM_SOURCES: dict[str, Callable[[User], Any]] = {
+CLAIM_SOURCES: dict[str, Callable[[User | UserView], Any]] = {
     "name_color": lambda user: user.name_color,
     "role": lambda user: user.role,
     "badges": lambda user: _presentation(user).badges,
@@ -29,7 +30,7 @@ CLAIM_SOURCES: dict[str, Callable[[User], Any]] = {
 }
 
 
-def user_claims(user: User, names: Collection[str]) -> dict[str, Any]:
+def user_claims(user: User | UserView, names: Collection[str]) -> dict[str, Any]:
     """The values of ``names`` for ``user``; claims without a value are left out (5.3.2)."""
     claims: dict[str, Any] = {"sub": user.id}
     for name in sorted(names):

@@ -27,7 +27,7 @@ from flask import Flask
 
 from idp import audit
 from idp.keys import jose
-from idp.models import OAuthClient, OAuthToken, Session, User, db
+from idp.models import OAuthGrant, OAuthToken, Session, User, db
 from idp.oidc import rules, store
 from idp.oidc.claims import user_claims
 from idp.ops.metrics import metrics
@@ -42,7 +42,7 @@ CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
 class Client(ClientMixin):  # type: ignore[misc]
     """An :class:`OAuthClient` as Authlib sees it."""
 
-    def __init__(self, row: OAuthClient) -> None:
+    def __init__(self, row: store.ClientView) -> None:
         self.row = row
         self.client_id = row.client_id
 
@@ -149,7 +149,7 @@ class Token:
 
 def id_token_claims(
     *,
-    user: User,
+    user: User | UserView,
     client_id: str,
     scope: str,
     claims_request: dict[str, Any],
@@ -270,11 +270,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = TOKEN_AUTH_METHODS
     INCLUDE_NEW_REFRESH_TOKEN = True  # rotation (RFC 9700 4.14.2)
 
-    def authenticate_refresh_token(self, refresh_token: str) -> Token | None:
+    def authenticate_refresh_token(self, refresh_token: str) -> RefreshingToken | None:
         runtime = get_runtime()
         client: Client = self.request.client
         try:
-            row = store.rotate_refresh_token(
+            exchange = store.rotate_refresh_token(
                 refresh_token,
                 client.get_client_id(),
                 runtime.now(),
@@ -282,31 +282,31 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             )
         except store.RefreshReusedError:
             raise InvalidGrantError("refresh token already used; the grant is revoked") from None
-        if row is None:
+        if exchange is None or exchange.grant_revoked:
             return None
-        grant = store.grant_of(row)
-        if grant is None or grant.revoked_at is not None:
-            return None
-        return _RotatingToken(row)
+        return RefreshingToken(exchange)
 
-    def authenticate_user(self, refresh_token: Token) -> User | None:
-        user = refresh_token.get_user()
+    def authenticate_user(self, refresh_token: RefreshingToken) -> UserView | None:
+        user = refresh_token.exchange.user
         if user is None or user.banned_at is not None:
             raise InvalidGrantError("the user can no longer sign in")
         return user
 
-    def revoke_old_credential(self, refresh_token: Token) -> None:
+    def revoke_old_credential(self, refresh_token: RefreshingToken) -> None:
         """Nothing to do: :func:`store.rotate_refresh_token` spent it atomically."""
 
 
-class _RotatingToken(Token):
-    """A refresh token just spent by this request: valid for this one exchange."""
+class RefreshingToken:
+    """A refresh token being exchanged by this request, as Authlib's refresh grant sees it."""
 
-    def __init__(self, row: OAuthToken) -> None:
-        super().__init__(row, refresh=True)
+    def __init__(self, exchange: store.RefreshExchange) -> None:
+        self.exchange = exchange
 
-    def is_revoked(self) -> bool:
-        return self.row.revoked_at is not None
+    def check_client(self, client: Client) -> bool:
+        return constant_time_equals(self.exchange.client_id, client.get_client_id())
+
+    def get_scope(self) -> str:
+        return self.exchange.scope
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -325,8 +325,10 @@ class OpenIDTokens:
         if "openid" not in token.get("scope", "").split() or request.user is None:
             return
         code: Code | None = getattr(request, "authorization_code", None)
-        refresh: Token | None = getattr(request, "refresh_token", None)
-        source = code.grant if code else (store.grant_of(refresh.row) if refresh else None)
+        refresh: RefreshingToken | None = getattr(request, "refresh_token", None)
+        source: OAuthGrant | store.RefreshExchange | None = (
+            code.grant if code else (refresh.exchange if refresh else None)
+        )
         if source is None:
             return
         token["id_token"] = sign_id_token(
@@ -425,7 +427,7 @@ class TokenGenerator(BearerTokenGenerator):  # type: ignore[misc]
 
 class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
     def query_client(self, client_id: str) -> Client | None:
-        row = store.get_client(client_id)
+        row = store.find_client(client_id)
         return Client(row) if row else None
 
     def save_token(self, token: dict[str, Any], request: Any) -> None:
@@ -435,11 +437,11 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
         if isinstance(user, AuthorizedUser):
             user = user.user
         code: Code | None = getattr(request, "authorization_code", None)
-        refresh: Token | None = getattr(request, "refresh_token", None)
+        refresh: RefreshingToken | None = getattr(request, "refresh_token", None)
         if code is not None:
             grant_id = code.grant.id
         elif refresh is not None:
-            grant_id = refresh.row.grant_id
+            grant_id = refresh.exchange.grant_id
         else:
             grant_id = store.create_grant(
                 client.get_client_id(), None, token.get("scope", ""), runtime.now(), runtime.random
@@ -449,7 +451,7 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             refresh_token=token.get("refresh_token"),
             grant_id=grant_id,
             client_id=client.get_client_id(),
-            user_id=user.id if isinstance(user, User) else None,
+            user_id=user.id if isinstance(user, User | UserView) else None,
             scope=token.get("scope", ""),
             now=runtime.now(),
             access_ttl=runtime.settings.access_token_ttl,

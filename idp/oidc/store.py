@@ -11,12 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
-from idp.models import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken, db
+from idp.models import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken, User, db
 from idp.models.base import rows_affected
 from idp.runtime import Randomness
 from idp.security.secrets import token_hash
+from idp.sessions.store import UserView
+
+# The token endpoint reads and writes through these tables with Core statements on the
+# request's connection: loading ORM objects cost it more than the database did.
+_CLIENTS = OAuthClient.__table__
+_TOKENS = OAuthToken.__table__
+_GRANTS = OAuthGrant.__table__
+_USERS = User.__table__
 
 # -- clients ------------------------------------------------------------------------------------
 
@@ -25,6 +33,42 @@ def get_client(client_id: str) -> OAuthClient | None:
     if not client_id or len(client_id) > 64:
         return None
     return db.session.get(OAuthClient, client_id)
+
+
+@dataclass(frozen=True)
+class ClientView:
+    """A registered client as the authorization server reads it: plain values."""
+
+    client_id: str
+    name: str
+    secret_hash: str | None
+    token_endpoint_auth_method: str
+    redirect_uris: list[str]
+    post_logout_redirect_uris: list[str]
+    scopes: str
+    grant_types: list[str]
+    first_party: bool
+    created_at: datetime
+    updated_at: datetime
+
+    @property
+    def is_public(self) -> bool:
+        return self.token_endpoint_auth_method == "none"  # noqa: S105  (a method name)
+
+    @property
+    def scope_set(self) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+
+# Built once: a statement built per call costs its construction and its cache key every time.
+_FIND_CLIENT = select(_CLIENTS).where(_CLIENTS.c.client_id == bindparam("client_id"))
+
+
+def find_client(client_id: str) -> ClientView | None:
+    if not client_id or len(client_id) > 64:
+        return None
+    row = db.session.connection().execute(_FIND_CLIENT, {"client_id": client_id}).one_or_none()
+    return ClientView(**row._mapping) if row is not None else None
 
 
 def list_clients() -> list[OAuthClient]:
@@ -259,6 +303,9 @@ def revoke_online_grants(
 # -- tokens -------------------------------------------------------------------------------------
 
 
+_INSERT_TOKEN = insert(_TOKENS)
+
+
 def save_token(
     *,
     access_token: str,
@@ -272,19 +319,22 @@ def save_token(
     refresh_ttl: int,
     random: Randomness,
 ) -> None:
-    db.session.add(
-        OAuthToken(
-            id=random.identifier(),
-            access_token_hash=token_hash(access_token),
-            refresh_token_hash=token_hash(refresh_token) if refresh_token else None,
-            grant_id=grant_id,
-            client_id=client_id,
-            user_id=user_id,
-            scope=scope,
-            issued_at=now,
-            expires_at=now + timedelta(seconds=access_ttl),
-            refresh_expires_at=now + timedelta(seconds=refresh_ttl) if refresh_token else None,
-        )
+    db.session.connection().execute(
+        _INSERT_TOKEN,
+        {
+            "id": random.identifier(),
+            "access_token_hash": token_hash(access_token),
+            "refresh_token_hash": token_hash(refresh_token) if refresh_token else None,
+            "grant_id": grant_id,
+            "client_id": client_id,
+            "user_id": user_id,
+            "scope": scope,
+            "issued_at": now,
+            "expires_at": now + timedelta(seconds=access_ttl),
+            "refresh_expires_at": (now + timedelta(seconds=refresh_ttl) if refresh_token else None),
+            "refreshed_at": None,
+            "revoked_at": None,
+        },
     )
     db.session.commit()
 
@@ -305,45 +355,112 @@ class RefreshReusedError(Exception):
     """A spent refresh token was presented after the grace window: the grant is revoked."""
 
 
+@dataclass(frozen=True)
+class RefreshExchange:
+    """A refresh token being exchanged, with what the new tokens need from its grant and user."""
+
+    token_id: str
+    grant_id: str
+    client_id: str
+    scope: str
+    grant_revoked: bool
+    claims: str | None  # the grant's "claims" request parameter, as JSON
+    auth_time: datetime | None
+    session_id: str | None
+    user: UserView | None
+
+
+_USER_COLUMNS = (
+    "id",
+    "name",
+    "email",
+    "email_verified",
+    "image",
+    "role",
+    "name_color",
+    "flair_id",
+    "banned_at",
+    "created_at",
+    "updated_at",
+)
+_EXCHANGE = (
+    select(
+        _TOKENS.c.id,
+        _TOKENS.c.grant_id,
+        _TOKENS.c.client_id,
+        _TOKENS.c.scope,
+        _TOKENS.c.refreshed_at,
+        _TOKENS.c.revoked_at,
+        _GRANTS.c.revoked_at.label("grant_revoked_at"),
+        _GRANTS.c.claims,
+        _GRANTS.c.auth_time,
+        _GRANTS.c.session_id,
+        *(_USERS.c[name].label(f"user_{name}") for name in _USER_COLUMNS),
+    )
+    .join(_GRANTS, _GRANTS.c.id == _TOKENS.c.grant_id)
+    .outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id)
+    .where(
+        _TOKENS.c.refresh_token_hash == bindparam("digest"),
+        _TOKENS.c.client_id == bindparam("client_id"),
+    )
+)
+# The compare-and-swap that spends a refresh token: one request wins it.
+_SPEND = (
+    update(_TOKENS)
+    .where(
+        _TOKENS.c.refresh_token_hash == bindparam("digest"),
+        _TOKENS.c.client_id == bindparam("of_client"),
+        _TOKENS.c.refreshed_at.is_(None),
+        _TOKENS.c.revoked_at.is_(None),
+        _TOKENS.c.refresh_expires_at > bindparam("now"),
+    )
+    .values(refreshed_at=bindparam("now"))
+)
+
+
 def rotate_refresh_token(
     token: str, client_id: str, now: datetime, grace: int
-) -> OAuthToken | None:
+) -> RefreshExchange | None:
     """Spend a refresh token for ``client_id``; None when it cannot be used.
 
-    The first request spends it. A second one by the same client within ``grace`` seconds (two
-    tabs refreshing at once) is let through; any later reuse revokes the whole grant.
+    The first request spends it (a compare-and-swap update, committed with the new tokens by
+    :func:`save_token`, or rolled back if the exchange fails). A second one by the same client
+    within ``grace`` seconds (two tabs refreshing at once) is let through; any later reuse
+    revokes the whole grant.
     """
     digest = token_hash(token)
+    connection = db.session.connection()
     won = rows_affected(
-        db.session.execute(
-            update(OAuthToken)
-            .where(
-                OAuthToken.refresh_token_hash == digest,
-                OAuthToken.client_id == client_id,
-                OAuthToken.refreshed_at.is_(None),
-                OAuthToken.revoked_at.is_(None),
-                OAuthToken.refresh_expires_at > now,
-            )
-            .values(refreshed_at=now)
-        )
+        connection.execute(_SPEND, {"digest": digest, "of_client": client_id, "now": now})
     )
-    row: OAuthToken | None = db.session.scalar(
-        select(OAuthToken).where(
-            OAuthToken.refresh_token_hash == digest, OAuthToken.client_id == client_id
-        )
-    )
-    if won:
-        db.session.commit()
-        return row
-    if row is None or row.revoked_at is not None or row.refreshed_at is None:
+    row = connection.execute(_EXCHANGE, {"digest": digest, "client_id": client_id}).one_or_none()
+    if row is None:
         db.session.rollback()
         return None
-    if now - row.refreshed_at <= timedelta(seconds=grace):
-        db.session.rollback()
-        return row
-    _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row.grant_id), now)
-    db.session.commit()
-    raise RefreshReusedError()
+    if not won:
+        if row.revoked_at is not None or row.refreshed_at is None:
+            db.session.rollback()
+            return None
+        if now - row.refreshed_at > timedelta(seconds=grace):
+            _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row.grant_id), now)
+            db.session.commit()
+            raise RefreshReusedError()
+    user = (
+        UserView(*(getattr(row, f"user_{name}") for name in _USER_COLUMNS))
+        if row.user_id is not None
+        else None
+    )
+    return RefreshExchange(
+        token_id=row.id,
+        grant_id=row.grant_id,
+        client_id=row.client_id,
+        scope=row.scope,
+        grant_revoked=row.grant_revoked_at is not None,
+        claims=row.claims,
+        auth_time=row.auth_time,
+        session_id=row.session_id,
+        user=user,
+    )
 
 
 def revoke_token(row: OAuthToken, now: datetime, *, whole_grant: bool) -> None:
