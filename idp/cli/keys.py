@@ -122,7 +122,8 @@ def rotate(alg: SigningAlg | None, force: bool, as_json: bool) -> None:
     )
 
 
-@keys.command("revoke")
+# A kid is a base64url thumbprint: one in 64 starts with "-", which must not read as an option.
+@keys.command("revoke", context_settings={"ignore_unknown_options": True})
 @click.argument("kid")
 @JSON_OPTION
 def revoke(kid: str, as_json: bool) -> None:

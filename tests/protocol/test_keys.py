@@ -317,6 +317,12 @@ def test_a_new_signing_algorithm_is_published_before_it_signs(
     assert header["alg"] == "EdDSA"
 
 
+def test_a_kid_that_starts_with_a_dash_is_a_kid_not_an_option(app: Flask) -> None:
+    result = cli(app, "revoke", "-no-such-kid")
+    assert result.exit_code == 1, result.output
+    assert "no key with kid -no-such-kid" in result.output
+
+
 def test_a_revoked_key_loses_its_private_half(app: Flask, client: FlaskClient) -> None:
     client.get("/.well-known/jwks.json")
     victim = kids(app, "next")[0]
