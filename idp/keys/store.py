@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Select, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from idp.config import SigningAlg
@@ -78,9 +79,18 @@ def _commit_or_conflict(message: str) -> None:
         raise ConcurrentChangeError(message) from None
 
 
+Locked = TypeVar("Locked", bound=Select[Any])
+
+
+def _locked(query: Locked) -> Locked:
+    """A locking read that sees rows as they are now: objects survive commits in our sessions
+    (no expiry on commit), and an earlier read in this session must not stand in for it."""
+    return query.with_for_update().execution_options(populate_existing=True)
+
+
 def _key_in_state(alg: str, state: str) -> SigningKey | None:
     return db.session.scalar(
-        select(SigningKey).where(SigningKey.alg == alg, SigningKey.state == state).with_for_update()
+        _locked(select(SigningKey).where(SigningKey.alg == alg, SigningKey.state == state))
     )
 
 
@@ -181,7 +191,7 @@ def revoke(kid: str, now: datetime, encryption: KeyEncryption) -> Rotation | Non
 
     Returns the emergency rotation when the active key was revoked.
     """
-    row = db.session.scalar(select(SigningKey).where(SigningKey.kid == kid).with_for_update())
+    row = db.session.scalar(_locked(select(SigningKey).where(SigningKey.kid == kid)))
     if row is None:
         db.session.rollback()
         raise KeyLifecycleError(f"no key with kid {kid}")
@@ -228,9 +238,7 @@ def prune(now: datetime) -> list[str]:
 def rewrap(encryption: KeyEncryption) -> int:
     """Re-encrypt every private key under the current key-encryption key."""
     count = 0
-    for row in db.session.scalars(
-        select(SigningKey).where(SigningKey.state != "revoked").with_for_update()
-    ):
+    for row in db.session.scalars(_locked(select(SigningKey).where(SigningKey.state != "revoked"))):
         plaintext = encryption.decrypt(row.private_key, kid=row.kid, alg=row.alg, kek=row.kek_id)
         row.private_key, row.kek_id = encryption.encrypt(plaintext, kid=row.kid, alg=row.alg)
         count += 1
