@@ -171,3 +171,10 @@ def released_claims(
 def redirect_uri_registered(uri: str, registered: Collection[str]) -> bool:
     """Exact string comparison (3.1.2.1; RFC 9700 section 2.1): no prefixes, no patterns."""
     return uri in registered
+
+
+def reuse_forgiven(spent_at: datetime, now: datetime, grace: int) -> bool:
+    """A refresh token spent ``grace`` seconds ago or less may be presented again by its client
+    (two tabs refreshing at once); later, or with no grace window (0), it is reuse, which
+    revokes the grant (RFC 9700 4.14.2)."""
+    return grace > 0 and now - spent_at <= timedelta(seconds=grace)

@@ -274,7 +274,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         runtime = get_runtime()
         client: Client = self.request.client
         try:
-            exchange = store.rotate_refresh_token(
+            exchange = store.find_refresh_exchange(
                 refresh_token,
                 client.get_client_id(),
                 runtime.now(),
@@ -293,7 +293,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return user
 
     def revoke_old_credential(self, refresh_token: RefreshingToken) -> None:
-        """Nothing to do: :func:`store.rotate_refresh_token` spent it atomically."""
+        """Nothing to do: :meth:`AuthorizationServer.save_token` spent it, atomically, in the
+        transaction that saved its successors."""
 
 
 class RefreshingToken:
@@ -442,6 +443,9 @@ class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
             grant_id = code.grant.id
         elif refresh is not None:
             grant_id = refresh.exchange.grant_id
+            grace = runtime.settings.refresh_reuse_grace
+            if not store.spend_refresh_token(refresh.exchange, runtime.now(), grace):
+                raise InvalidGrantError("refresh token already used")
         else:
             grant_id = store.create_grant(
                 client.get_client_id(), None, token.get("scope", ""), runtime.now(), runtime.random

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from idp.models import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken, User, db
 from idp.models.base import rows_affected
+from idp.oidc import rules
 from idp.runtime import Randomness
 from idp.security.secrets import token_hash
 from idp.sessions.store import UserView
@@ -368,6 +369,7 @@ class RefreshExchange:
     auth_time: datetime | None
     session_id: str | None
     user: UserView | None
+    spent: bool  # spent already, by a request less than the grace window ago
 
 
 _USER_COLUMNS = (
@@ -389,6 +391,7 @@ _EXCHANGE = (
         _TOKENS.c.grant_id,
         _TOKENS.c.client_id,
         _TOKENS.c.scope,
+        _TOKENS.c.refresh_expires_at,
         _TOKENS.c.refreshed_at,
         _TOKENS.c.revoked_at,
         _GRANTS.c.revoked_at.label("grant_revoked_at"),
@@ -408,8 +411,7 @@ _EXCHANGE = (
 _SPEND = (
     update(_TOKENS)
     .where(
-        _TOKENS.c.refresh_token_hash == bindparam("digest"),
-        _TOKENS.c.client_id == bindparam("of_client"),
+        _TOKENS.c.id == bindparam("token_id"),
         _TOKENS.c.refreshed_at.is_(None),
         _TOKENS.c.revoked_at.is_(None),
         _TOKENS.c.refresh_expires_at > bindparam("now"),
@@ -418,33 +420,30 @@ _SPEND = (
 )
 
 
-def rotate_refresh_token(
+def find_refresh_exchange(
     token: str, client_id: str, now: datetime, grace: int
 ) -> RefreshExchange | None:
-    """Spend a refresh token for ``client_id``; None when it cannot be used.
+    """The exchange a refresh token opens for ``client_id``; None when it cannot be used.
 
-    The first request spends it (a compare-and-swap update, committed with the new tokens by
-    :func:`save_token`, or rolled back if the exchange fails). A second one by the same client
-    within ``grace`` seconds (two tabs refreshing at once) is let through; any later reuse
-    revokes the whole grant.
+    Reads only: :func:`spend_refresh_token` spends it in the transaction that saves the new
+    tokens, so that a write lock (SQLite's is for the whole database) is held for two
+    statements. A token its client spent less than ``grace`` seconds ago (two tabs refreshing
+    at once) is let through; any later reuse revokes the whole grant.
     """
     digest = token_hash(token)
-    connection = db.session.connection()
-    won = rows_affected(
-        connection.execute(_SPEND, {"digest": digest, "of_client": client_id, "now": now})
+    row = (
+        db.session.connection()
+        .execute(_EXCHANGE, {"digest": digest, "client_id": client_id})
+        .one_or_none()
     )
-    row = connection.execute(_EXCHANGE, {"digest": digest, "client_id": client_id}).one_or_none()
-    if row is None:
-        db.session.rollback()
+    if row is None or row.revoked_at is not None:
         return None
-    if not won:
-        if row.revoked_at is not None or row.refreshed_at is None:
-            db.session.rollback()
-            return None
-        if now - row.refreshed_at > timedelta(seconds=grace):
-            _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row.grant_id), now)
-            db.session.commit()
-            raise RefreshReusedError()
+    if row.refresh_expires_at is None or row.refresh_expires_at <= now:
+        return None
+    if row.refreshed_at is not None and not rules.reuse_forgiven(row.refreshed_at, now, grace):
+        _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row.grant_id), now)
+        db.session.commit()
+        raise RefreshReusedError()
     user = (
         UserView(*(getattr(row, f"user_{name}") for name in _USER_COLUMNS))
         if row.user_id is not None
@@ -460,6 +459,29 @@ def rotate_refresh_token(
         auth_time=row.auth_time,
         session_id=row.session_id,
         user=user,
+        spent=row.refreshed_at is not None,
+    )
+
+
+def spend_refresh_token(exchange: RefreshExchange, now: datetime, grace: int) -> bool:
+    """Spend the exchange's refresh token (uncommitted: :func:`save_token` commits it with the
+    new tokens). True when this request may issue them: it won the compare-and-swap, or the
+    token was spent by a request that raced it less than ``grace`` seconds ago."""
+    if exchange.spent:
+        return True  # let through at read time, within the grace window
+    connection = db.session.connection()
+    if rows_affected(connection.execute(_SPEND, {"token_id": exchange.token_id, "now": now})):
+        return True
+    raced = connection.execute(
+        select(_TOKENS.c.refreshed_at, _TOKENS.c.revoked_at).where(
+            _TOKENS.c.id == exchange.token_id
+        )
+    ).one_or_none()
+    return (
+        raced is not None
+        and raced.revoked_at is None
+        and raced.refreshed_at is not None
+        and rules.reuse_forgiven(raced.refreshed_at, now, grace)
     )
 
 

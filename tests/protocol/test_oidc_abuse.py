@@ -10,13 +10,18 @@ import base64
 import html
 import json
 import re
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from idp.models import OAuthToken, db
+from idp.security.secrets import token_hash
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle
 from tests.helpers import BASE_URL, ORIGIN, query_of, sign_in
@@ -330,6 +335,55 @@ def test_a_reuse_within_the_grace_window_by_the_same_client_gets_a_new_pair(
     assert_alive(browser, client, b["access_token"])
     assert refresh(browser, client, a["refresh_token"]).status_code == 200
     assert refresh(browser, client, b["refresh_token"]).status_code == 200
+
+
+@pytest.mark.parametrize("grace", ["10", "0"])
+def test_one_refresh_token_presented_by_eight_requests_at_once_is_spent_once(
+    make_app: Callable[..., Flask], google: FakeGoogle, grace: str
+) -> None:
+    """Real concurrent requests (threads; SQLite's or PostgreSQL's locking decides): within
+    the grace window every racer may get a pair; without one, only the winner keeps a live
+    pair. Nobody ever gets an error other than invalid_grant, and the token is spent once."""
+    app = make_app(
+        IDP_GOOGLE_CLIENT_ID=google.client_id,
+        IDP_GOOGLE_CLIENT_SECRET=google.client_secret,
+        IDP_GOOGLE_ISSUER=google.issuer,
+        IDP_REFRESH_REUSE_GRACE=grace,
+    )
+    client = register(app)
+    browser = signed_in_browser(app)
+    spent = tokens_for(browser, client, scope="openid offline_access")["refresh_token"]
+    barrier = threading.Barrier(8)
+    answers: list[TestResponse] = []
+
+    def racer() -> None:
+        racing_browser = app.test_client()
+        barrier.wait()
+        answers.append(refresh(racing_browser, client, spent))
+
+    threads = [threading.Thread(target=racer) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted({a.status_code for a in answers}) in ([200], [200, 400], [400])
+    for answer in answers:
+        if answer.status_code == 400:
+            assert answer.get_json()["error"] == "invalid_grant"
+    issued = [a.get_json() for a in answers if a.status_code == 200]
+    assert issued, "the request that won the spend gets its pair"
+    assert len({pair["refresh_token"] for pair in issued}) == len(issued)
+    with app.app_context():
+        row = db.session.scalar(
+            select(OAuthToken).where(OAuthToken.refresh_token_hash == token_hash(spent))
+        )
+        assert row is not None and row.refreshed_at is not None
+    live = [pair for pair in issued if userinfo_status(browser, pair["access_token"]) == 200]
+    if grace == "10":
+        assert len(live) == len(issued) == 8
+    else:
+        assert len(live) <= 1  # a racer counted as reuse revokes the grant, winner's pair too
 
 
 def test_a_refresh_token_presented_by_another_client_is_refused(app: Flask) -> None:
