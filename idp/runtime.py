@@ -26,6 +26,7 @@ EXTENSION_KEY = "idp"
 Clock = Callable[[], datetime]
 
 _ID_ALPHABET = string.ascii_letters + string.digits
+_ID_LENGTH = 32
 
 
 def system_clock() -> datetime:
@@ -47,7 +48,12 @@ class SystemRandomness:
         return secrets.token_urlsafe(nbytes)
 
     def identifier(self) -> str:
-        return "".join(secrets.choice(_ID_ALPHABET) for _ in range(32))
+        # One system call, not one per character: bytes below 248 (4 x 62) map to the
+        # alphabet without bias; the rest are thrown away and more drawn if need be.
+        chosen: list[str] = []
+        while len(chosen) < _ID_LENGTH:
+            chosen.extend(_ID_ALPHABET[b % 62] for b in secrets.token_bytes(40) if b < 248)
+        return "".join(chosen[:_ID_LENGTH])
 
 
 @dataclass
