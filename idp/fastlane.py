@@ -93,6 +93,7 @@ class FastLane:
             )
             answer = None
         if answer is None:
+            environ["HTTP_X_REQUEST_ID"] = request_id  # one id for the lane's log line and Flask's
             return self.following(environ, start_response)
         endpoint = ENDPOINTS[path]
         headers = [

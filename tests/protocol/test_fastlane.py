@@ -376,6 +376,8 @@ def test_a_bug_in_the_lane_costs_nothing_but_a_log_line(
     assert calls == ["lane"]
     assert answer.status_code == 200 and answer.get_json()["user"]["id"] == browser.user_id
     assert "fast lane failed" in caplog.text
+    logged = [getattr(r, "fields", {}).get("request_id") for r in caplog.records]
+    assert answer.headers["X-Request-ID"] in logged  # the same id in the log and the answer
     assert browser.cookie.partition("=")[2] not in caplog.text
 
 
