@@ -7,6 +7,7 @@ from flask import Flask
 from idp.cli.audit import audit
 from idp.cli.clients import clients
 from idp.cli.community import badges, users
+from idp.cli.data import data
 from idp.cli.keys import keys
 
 
@@ -16,3 +17,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(badges)
     app.cli.add_command(users)
     app.cli.add_command(audit)
+    app.cli.add_command(data)

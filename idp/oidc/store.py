@@ -497,3 +497,44 @@ def revoke_token(row: OAuthToken, now: datetime, *, whole_grant: bool) -> None:
 
 def grant_of(row: OAuthToken) -> OAuthGrant | None:
     return db.session.get(OAuthGrant, row.grant_id)
+
+
+# -- housekeeping -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pruned:
+    tokens: int
+    codes: int
+    grants: int
+
+
+def prune(now: datetime) -> Pruned:
+    """Delete what can no longer be used, and what reuse detection no longer needs.
+
+    A token row goes once its access token and its refresh token (if any) have both expired: a
+    spent refresh token is kept until then, so that presenting it again still revokes its
+    grant. A code goes once expired (used or not), a grant once nothing of it is left.
+    """
+    tokens = rows_affected(
+        db.session.execute(
+            delete(OAuthToken).where(
+                OAuthToken.expires_at <= now,
+                (OAuthToken.refresh_expires_at.is_(None)) | (OAuthToken.refresh_expires_at <= now),
+            )
+        )
+    )
+    codes = rows_affected(db.session.execute(delete(OAuthCode).where(OAuthCode.expires_at <= now)))
+    orphaned = select(OAuthGrant.id).where(
+        ~select(OAuthToken.id).where(OAuthToken.grant_id == OAuthGrant.id).exists(),
+        ~select(OAuthCode.code_hash).where(OAuthCode.grant_id == OAuthGrant.id).exists(),
+    )
+    grants = rows_affected(
+        db.session.execute(
+            delete(OAuthGrant)
+            .where(OAuthGrant.id.in_(orphaned))
+            .execution_options(synchronize_session=False)
+        )
+    )
+    db.session.commit()
+    return Pruned(tokens=tokens, codes=codes, grants=grants)

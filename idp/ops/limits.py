@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from idp.config import Settings
 from idp.errors import ApiError, api_error_response
 from idp.models import RateLimit, db
+from idp.models.base import rows_affected
 
 log = logging.getLogger(__name__)
 KEY = "idp.limiter"
@@ -106,6 +107,13 @@ class SQLStorage(Storage):
     def clear(self, key: str) -> None:
         with db.engine.begin() as connection:
             connection.execute(delete(RateLimit.__table__).where(RateLimit.key == key))
+
+
+def prune(now: float) -> int:
+    """Delete expired counters of the database store (each worker also does so now and then)."""
+    with db.engine.begin() as connection:
+        table = RateLimit.__table__
+        return rows_affected(connection.execute(delete(table).where(table.c.expires_at <= now)))
 
 
 class TooManyRequestsError(ApiError):

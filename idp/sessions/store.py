@@ -256,3 +256,10 @@ def delete_for_user(user_id: str, *, keep: str | None = None) -> int:
     deleted = rows_affected(db.session.execute(query))
     db.session.commit()
     return int(deleted)
+
+
+def prune(now: datetime) -> int:
+    """Delete expired sessions (a presented one is deleted on sight; this finds the rest)."""
+    deleted = rows_affected(db.session.execute(delete(Session).where(Session.expires_at <= now)))
+    db.session.commit()
+    return int(deleted)
