@@ -347,8 +347,18 @@ class OpenIDTokens:
         )
 
 
+def check_token_param(request: Any) -> None:
+    """RFC 7009 2.1 and RFC 7662 2.1: ``token`` is required; a ``token_type_hint`` the server
+    does not know is ignored (the token is looked up as any type), never an error."""
+    if not request.form.get("token"):
+        raise InvalidRequestError("token is required")
+
+
 class Revocation(RevocationEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = TOKEN_AUTH_METHODS
+
+    def check_params(self, request: Any, client: Client) -> None:
+        check_token_param(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         return _query_token(token_string, token_type_hint)
@@ -365,6 +375,9 @@ class Revocation(RevocationEndpoint):  # type: ignore[misc]
 
 class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
     CLIENT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
+
+    def check_params(self, request: Any, client: Client) -> None:
+        check_token_param(request)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> Token | None:
         return _query_token(token_string, token_type_hint)

@@ -548,6 +548,38 @@ def test_revoking_an_access_token_revokes_only_it(app: Flask) -> None:
     assert renewed.status_code == 200, renewed.get_data(as_text=True)
 
 
+@pytest.mark.parametrize("hint", ["access_token", "refresh_token", "id_token", "nonsense", ""])
+def test_a_token_type_hint_only_says_where_to_look_first(app: Flask, hint: str) -> None:
+    """RFC 7009 2.1 and RFC 7662 2.1: a wrong hint still finds the token; an unknown one is
+    ignored rather than refused."""
+    client = register(app)
+    browser = signed_in_browser(app)
+    tokens = tokens_for(browser, client, scope="openid offline_access")
+    for kind in ("access_token", "refresh_token"):
+        answer = browser.post(
+            "/oauth2/introspect",
+            data={"token": tokens[kind], "token_type_hint": hint},
+            headers=basic(client),
+        )
+        assert answer.status_code == 200 and answer.get_json()["active"] is True, kind
+    revoked = browser.post(
+        "/oauth2/revoke",
+        data={"token": tokens["refresh_token"], "token_type_hint": hint},
+        headers=basic(client),
+    )
+    assert revoked.status_code == 200
+    assert_dead(browser, client, tokens)
+
+
+def test_revocation_and_introspection_need_a_token(app: Flask) -> None:
+    client = register(app)
+    browser = signed_in_browser(app)
+    for endpoint in ("/oauth2/revoke", "/oauth2/introspect"):
+        for form in ({}, {"token": ""}):
+            answer = browser.post(endpoint, data=form, headers=basic(client))
+            assert_token_error(answer, "invalid_request")
+
+
 def test_revoking_a_refresh_token_revokes_its_grant(app: Flask) -> None:
     """RFC 7009 2.1: the access tokens of the same grant go with the refresh token."""
     client = register(app)
