@@ -16,11 +16,13 @@ log = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
-    """An error of the ``/api/auth`` surface. Subclasses fix status, code and message."""
+    """An error of the ``/api/auth`` surface. Subclasses fix status, code and message, and the
+    OAuth error code it takes on the OAuth endpoints (:data:`OAUTH_JSON_PATHS`)."""
 
     status = 400
     code = "BAD_REQUEST"
     message = "Bad request"
+    oauth_error = "invalid_request"
 
     def __init__(self, message: str | None = None, *, code: str | None = None) -> None:
         super().__init__(message or self.message)
@@ -116,12 +118,22 @@ class ServiceUnavailableError(ApiError):
     status = 503
     code = "SERVICE_UNAVAILABLE"
     message = "Service temporarily unavailable"
+    oauth_error = "temporarily_unavailable"
 
 
 class InternalError(ApiError):
     status = 500
     code = "INTERNAL_SERVER_ERROR"
     message = "Internal server error"
+    oauth_error = "server_error"
+
+
+# The endpoints that OAuth clients call and read errors from as {"error", "error_description"}
+# (RFC 6749 5.2, RFC 6750 3.1, RFC 7009, RFC 7662): whatever goes wrong there, even a rate
+# limit or a database outage, is answered in that shape, with the status that says what it is.
+OAUTH_JSON_PATHS = frozenset(
+    {"/oauth2/token", "/oauth2/revoke", "/oauth2/introspect", "/oauth2/userinfo"}
+)
 
 
 # Better Auth answers a known path with the wrong method as an unknown path: 404.
@@ -137,10 +149,24 @@ _HTTP_ERRORS: dict[int, type[ApiError]] = {
 
 
 def api_error_response(error: ApiError) -> Response:
-    response = jsonify(error.body())
+    """The error in the shape of the endpoint's surface: OAuth's on the OAuth endpoints,
+    Better Auth's everywhere else."""
+    if request.path in OAUTH_JSON_PATHS:
+        body: dict[str, str] = {"error": error.oauth_error, "error_description": error.message}
+    else:
+        body = error.body()
+    response = jsonify(body)
     response.status_code = error.status
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+class _OAuthHttpError(ApiError):
+    """A Werkzeug error (a body too large, a wrong method) on an OAuth endpoint."""
+
+    def __init__(self, error: HTTPException) -> None:
+        super().__init__(error.name)
+        self.status = error.code or 400
 
 
 def _is_api_request() -> bool:
@@ -154,6 +180,12 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException) -> Response | HTTPException:
+        if request.path in OAUTH_JSON_PATHS and (error.code or 500) >= 400:
+            response = api_error_response(_OAuthHttpError(error))
+            for name, value in error.get_headers():
+                if name == "Allow":  # a 405 says which methods would do
+                    response.headers[name] = value
+            return response
         if not _is_api_request():
             return error
         kind = _HTTP_ERRORS.get(error.code or 500, InternalError)

@@ -120,6 +120,7 @@ class TooManyRequestsError(ApiError):
     status = 429
     code = "TOO_MANY_REQUESTS"
     message = "Too many requests. Please try again later."
+    oauth_error = "temporarily_unavailable"
 
 
 def client_ip() -> str:

@@ -40,6 +40,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from idp import create_app
 from idp.models import Session as SessionRow
 from idp.models import db
+from idp.oidc import store as oidc_store
 from idp.sessions import store as session_store
 from idp.sessions.cookies import SESSION_COOKIE, CookieJar
 from tests.conftest import FrozenClock, make_settings
@@ -85,6 +86,66 @@ REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
     ("GET", "/api/auth/jwks", {}),
     ("GET", "/.well-known/jwks.json", {}),
 ]
+
+
+OAUTH_REQUESTS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "POST",
+        "/oauth2/token",
+        {"data": {"grant_type": "client_credentials", "client_id": "c", "client_secret": "s"}},
+    ),
+    ("POST", "/oauth2/revoke", {"data": {"token": "t", "client_id": "c", "client_secret": "s"}}),
+    (
+        "POST",
+        "/oauth2/introspect",
+        {"data": {"token": "t", "client_id": "c", "client_secret": "s"}},
+    ),
+    ("GET", "/oauth2/userinfo", {"headers": {"Authorization": "Bearer t"}}),
+]
+
+
+@pytest.mark.parametrize(("url", "extra"), unusable_databases()[:1])
+def test_an_unusable_database_is_a_503_in_oauths_error_shape_on_the_oauth_endpoints(
+    make_app: Callable[..., Flask], url: str, extra: dict[str, str]
+) -> None:
+    """OAuth clients read {"error", "error_description"}: they get it even when idp is down."""
+    broken = make_app(IDP_DATABASE_URL=url, **extra)
+    browser = broken.test_client(use_cookies=False)
+    for method, path, kwargs in OAUTH_REQUESTS:
+        response = browser.open(path, method=method, **kwargs)
+        assert response.status_code == 503, (path, response.status_code, response.data[:200])
+        assert response.get_json() == {
+            "error": "temporarily_unavailable",
+            "error_description": "Service temporarily unavailable",
+        }, path
+        assert response.headers["Cache-Control"] == "no-store", path
+
+
+def test_an_unexpected_error_on_the_token_endpoint_is_an_oauth_server_error(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(client_id: str) -> None:
+        raise RuntimeError("a bug with a secret-looking detail")
+
+    monkeypatch.setattr(oidc_store, "find_client", broken)
+    form = {"grant_type": "client_credentials", "client_id": "c1", "client_secret": "x"}
+    response = app.test_client().post("/oauth2/token", data=form)
+    assert response.status_code == 500
+    assert response.get_json() == {
+        "error": "server_error",
+        "error_description": "Internal server error",
+    }
+    assert "secret-looking" not in response.get_data(as_text=True)
+    assert "unhandled error on POST /oauth2/token" in caplog.text
+
+
+def test_a_wrong_method_on_an_oauth_endpoint_is_a_json_405_that_says_what_would_do(
+    app: Flask,
+) -> None:
+    response = app.test_client().get("/oauth2/token")
+    assert response.status_code == 405
+    assert response.get_json()["error"] == "invalid_request"
+    assert "POST" in response.headers["Allow"]
 
 
 @pytest.mark.parametrize(("url", "extra"), unusable_databases())
