@@ -36,6 +36,7 @@ from idp.runtime import (
 from idp.security.headers import security_headers
 from idp.sessions import current as current_session
 from idp.sessions.cookies import CookieJar
+from idp.signin.state import pending_sign_ins
 
 
 def create_app(
@@ -80,6 +81,7 @@ def create_app(
             refresh_interval=settings.keys_refresh_interval,
             default_alg=settings.signing_alg,
         ),
+        pending=pending_sign_ins(settings.redis_url, timeout=REDIS_TIMEOUT),
     )
     with app.app_context():
         try:
@@ -108,6 +110,9 @@ def create_app(
     with app.app_context():
         fastlane.init_app(app, db.engine)
     return app
+
+
+REDIS_TIMEOUT = 2.0  # seconds: a Redis that does not answer must fail a sign-in fast (503)
 
 
 def _cors(app: Flask, settings: Settings) -> None:

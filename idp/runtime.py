@@ -21,6 +21,7 @@ from idp.sessions.cookies import CookieJar
 if TYPE_CHECKING:
     from idp.connectors.registry import ConnectorRegistry
     from idp.keys.ring import KeyRing
+    from idp.signin.state import PendingSignIns
 
 EXTENSION_KEY = "idp"
 Clock = Callable[[], datetime]
@@ -64,6 +65,7 @@ class Runtime:
     connectors: ConnectorRegistry
     cookies: CookieJar
     keys: KeyRing
+    pending: PendingSignIns  # sign-ins between their start and the provider's callback
 
     def now(self) -> datetime:
         return self.clock()

@@ -12,7 +12,6 @@ from idp.oidc import store as oidc_store
 from idp.ops import limits
 from idp.runtime import get_runtime
 from idp.sessions import store as session_store
-from idp.signin import state
 
 data = AppGroup("data", help="Housekeeping of stored data.")
 
@@ -29,7 +28,7 @@ def prune(as_json: bool) -> None:
     oidc = oidc_store.prune(now)
     counts = {
         "sessions": session_store.prune(now),
-        "signin_states": state.purge_expired(now),
+        "signin_states": get_runtime().pending.purge_expired(now),
         "oauth_tokens": oidc.tokens,
         "oauth_codes": oidc.codes,
         "oauth_grants": oidc.grants,

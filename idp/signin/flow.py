@@ -136,8 +136,8 @@ def start(
         )
         raise ProviderUnavailableError() from None
     now = runtime.now()
-    pending_store.purge_expired(now)
-    pending_store.save(
+    runtime.pending.purge_expired(now)
+    runtime.pending.save(
         pending_store.new_pending(
             state=state,
             browser_secret=browser_secret,
@@ -169,14 +169,14 @@ def finish(
     state = params.get("state", "")
     if not state or len(state) > MAX_STATE_LENGTH:
         raise SignInFailedError("state_not_found", fallback)
-    pending = pending_store.find(state)
+    pending = runtime.pending.find(state)
     if pending is None:
         raise SignInFailedError("state_mismatch", fallback)
     error_url = pending.error_callback_url or fallback
     # A state from another browser is refused without consuming it (login CSRF defence).
     if pending.provider_id != provider_id or not pending_store.is_bound_to(pending, browser_secret):
         raise SignInFailedError("state_mismatch", error_url)
-    if not pending_store.consume(pending):  # another callback consumed it first
+    if not runtime.pending.consume(pending):  # another callback consumed it first
         raise SignInFailedError("state_mismatch", error_url)
     if pending.expires_at <= runtime.now():
         raise SignInFailedError("state_mismatch", error_url)
