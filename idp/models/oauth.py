@@ -9,6 +9,7 @@ can revoke all of it at once.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -16,7 +17,28 @@ from sqlalchemy.orm import Mapped, mapped_column
 from idp.models.base import UTCDateTime, db
 
 
-class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
+class _ClientFields(Protocol):
+    @property
+    def token_endpoint_auth_method(self) -> str: ...
+
+    @property
+    def scopes(self) -> str: ...
+
+
+class ClientRules:
+    """What a client's registration implies: for the model and for the plain view the token
+    endpoint reads (``oidc.store.ClientView``)."""
+
+    @property
+    def is_public(self: _ClientFields) -> bool:
+        return self.token_endpoint_auth_method == "none"  # noqa: S105  (a method name)
+
+    @property
+    def scope_set(self: _ClientFields) -> frozenset[str]:
+        return frozenset(self.scopes.split())
+
+
+class OAuthClient(ClientRules, db.Model):  # type: ignore[name-defined,misc]
     __tablename__ = "oauth_clients"
 
     client_id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -31,14 +53,6 @@ class OAuthClient(db.Model):  # type: ignore[name-defined,misc]
     first_party: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
-
-    @property
-    def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"  # noqa: S105  (a method name)
-
-    @property
-    def scope_set(self) -> frozenset[str]:
-        return frozenset(self.scopes.split())
 
 
 class OAuthConsent(db.Model):  # type: ignore[name-defined,misc]

@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, delete, insert, select, update
 
 from idp.models import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken, User, db
 from idp.models.base import rows_affected
+from idp.models.oauth import ClientRules
 from idp.oidc import rules
 from idp.runtime import Randomness
 from idp.security.secrets import token_hash
@@ -37,7 +38,7 @@ def get_client(client_id: str) -> OAuthClient | None:
 
 
 @dataclass(frozen=True)
-class ClientView:
+class ClientView(ClientRules):
     """A registered client as the authorization server reads it: plain values."""
 
     client_id: str
@@ -51,14 +52,6 @@ class ClientView:
     first_party: bool
     created_at: datetime
     updated_at: datetime
-
-    @property
-    def is_public(self) -> bool:
-        return self.token_endpoint_auth_method == "none"  # noqa: S105  (a method name)
-
-    @property
-    def scope_set(self) -> frozenset[str]:
-        return frozenset(self.scopes.split())
 
 
 # Built once: a statement built per call costs its construction and its cache key every time.
