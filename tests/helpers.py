@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import requests
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -50,6 +51,15 @@ def sign_in(client: FlaskClient, provider: str = "google", **body: Any) -> TestR
     back = visit_provider(start_sign_in(client, provider, **body))
     assert back.startswith(f"{BASE_URL}/api/auth/callback/{provider}"), back
     return client.get(path_and_query(back))
+
+
+def signed_in(app: Flask, provider: str = "google") -> FlaskClient:
+    """A test client that signed in through ``provider`` (its fake must be running)."""
+    browser = app.test_client()
+    response = sign_in(browser, provider)
+    assert response.status_code == 302
+    assert "error=" not in response.headers["Location"], response.headers["Location"]
+    return browser
 
 
 def session_of(client: FlaskClient) -> Any:

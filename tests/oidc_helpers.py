@@ -56,10 +56,7 @@ def register(
 
 def pkce() -> tuple[str, str]:
     verifier = secrets.token_urlsafe(48)
-    challenge = (
-        base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    )
-    return verifier, challenge
+    return verifier, pkce_challenge(verifier)
 
 
 @dataclass
@@ -113,13 +110,18 @@ def code_from(response: TestResponse, request: AuthRequest) -> str:
     return params["code"]
 
 
+def basic_auth(client: RegisteredClient) -> dict[str, str]:
+    """The client's credentials as an HTTP Basic ``Authorization`` header."""
+    raw = f"{client.client_id}:{client.client_secret}".encode()
+    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
+
+
 def token_request(
     browser: FlaskClient, client: RegisteredClient, *, basic: bool = True, **form: str
 ) -> TestResponse:
     headers = {}
     if client.client_secret and basic:
-        raw = f"{client.client_id}:{client.client_secret}".encode()
-        headers["Authorization"] = "Basic " + base64.b64encode(raw).decode()
+        headers = basic_auth(client)
     else:
         form.setdefault("client_id", client.client_id)
         if client.client_secret:
@@ -144,3 +146,14 @@ def id_token_claims(browser: FlaskClient, id_token: str) -> dict[str, Any]:
     header, claims = jose.verify_signature(id_token, keys)
     assert header["alg"] == "RS256"
     return claims
+
+
+def tokens_for(
+    browser: FlaskClient, client: RegisteredClient, scope: str = "openid profile email"
+) -> dict[str, Any]:
+    """One authorization code flow with PKCE as the signed-in ``browser``: the token response."""
+    request = AuthRequest(client, scope=scope)
+    answer = redeem(browser, request, code_from(authorize(browser, request), request))
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    body: dict[str, Any] = answer.get_json()
+    return body

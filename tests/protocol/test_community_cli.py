@@ -6,7 +6,6 @@ and the row counts of every table it could touch are the same before and after.
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from dataclasses import dataclass
@@ -35,11 +34,12 @@ from idp.models import (
 )
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle, FakeUser
-from tests.helpers import BASE_URL, ORIGIN, cookie_value, query_of, session_of, sign_in
+from tests.helpers import BASE_URL, ORIGIN, cookie_value, query_of, session_of, sign_in, signed_in
 from tests.oidc_helpers import (
     AuthRequest,
     RegisteredClient,
     authorize,
+    basic_auth,
     code_from,
     id_token_claims,
     redeem,
@@ -101,14 +101,6 @@ def create_vip(app: Flask, **options: str) -> Any:
     for name, value in options.items():
         args += [f"--{name.replace('_', '-')}", value]
     return run(app, *args)
-
-
-def signed_in(app: Flask) -> FlaskClient:
-    browser = app.test_client()
-    response = sign_in(browser, "google")
-    assert response.status_code == 302
-    assert "error=" not in response.headers["Location"], response.headers["Location"]
-    return browser
 
 
 def user_id_of(browser: FlaskClient) -> str:
@@ -209,11 +201,6 @@ def rows_of_user(app: Flask, user_id: str) -> dict[str, int]:
         return counts
 
 
-def basic(client: RegisteredClient) -> dict[str, str]:
-    raw = f"{client.client_id}:{client.client_secret}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
 @dataclass
 class OpenIDTokens:
     client: RegisteredClient
@@ -233,7 +220,7 @@ def openid_tokens(app: Flask, browser: FlaskClient, scope: str = "openid chat") 
 
 def introspect(browser: FlaskClient, tokens: OpenIDTokens, token: str) -> dict[str, Any]:
     response = browser.post(
-        "/oauth2/introspect", data={"token": token}, headers=basic(tokens.client)
+        "/oauth2/introspect", data={"token": token}, headers=basic_auth(tokens.client)
     )
     assert response.status_code == 200, response.get_data(as_text=True)
     answer: dict[str, Any] = response.get_json()

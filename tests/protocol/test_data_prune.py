@@ -10,14 +10,9 @@ from sqlalchemy import func, select
 
 from idp.models import OAuthCode, OAuthGrant, OAuthToken, Session, db
 from tests.conftest import FrozenClock
-from tests.oidc_helpers import AuthRequest, authorize, code_from, register
-from tests.protocol.test_oidc_abuse import (
-    assert_token_error,
-    refresh,
-    signed_in_browser,
-    tokens_for,
-    userinfo_status,
-)
+from tests.helpers import signed_in
+from tests.oidc_helpers import AuthRequest, authorize, code_from, register, tokens_for
+from tests.protocol.test_oidc_abuse import assert_token_error, refresh, userinfo_status
 
 DAY = 86400
 
@@ -38,7 +33,7 @@ def test_prune_deletes_only_what_expired_and_keeps_spent_refresh_tokens_for_reus
     app: Flask, clock: FrozenClock
 ) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     first = tokens_for(browser, client, scope="openid offline_access")
     second = refresh(browser, client, first["refresh_token"]).get_json()
     abandoned = AuthRequest(client, scope="openid")
@@ -70,7 +65,7 @@ def test_prune_leaves_a_signed_in_user_and_their_live_tokens_alone(
     app: Flask, clock: FrozenClock
 ) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client, scope="openid offline_access")
     clock.advance(600)
     counts = prune(app)

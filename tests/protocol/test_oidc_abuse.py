@@ -6,7 +6,6 @@ were revoked stay revoked at every endpoint (userinfo, introspection, refresh).
 
 from __future__ import annotations
 
-import base64
 import html
 import json
 import re
@@ -24,18 +23,20 @@ from idp.models import OAuthToken, db
 from idp.security.secrets import token_hash
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle
-from tests.helpers import BASE_URL, ORIGIN, query_of, sign_in
+from tests.helpers import BASE_URL, ORIGIN, query_of, sign_in, signed_in
 from tests.oidc_helpers import (
     REDIRECT_URI,
     AuthRequest,
     RegisteredClient,
     authorize,
+    basic_auth,
     code_from,
     id_token_claims,
     pkce,
     redeem,
     register,
     token_request,
+    tokens_for,
 )
 
 OTHER_REDIRECT_URI = "https://rp.example/other-callback"
@@ -45,29 +46,13 @@ HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]*)" value="([^"]*)">
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def signed_in_browser(app: Flask) -> FlaskClient:
-    browser = app.test_client()
-    assert sign_in(browser, "google").status_code == 302
-    return browser
-
-
-def basic(client: RegisteredClient) -> dict[str, str]:
-    raw = f"{client.client_id}:{client.client_secret}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
-
-
-def tokens_for(
-    browser: FlaskClient, client: RegisteredClient, scope: str = "openid profile email"
-) -> dict[str, Any]:
-    request = AuthRequest(client, scope=scope)
-    answer = redeem(browser, request, code_from(authorize(browser, request), request))
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-    body: dict[str, Any] = answer.get_json()
-    return body
-
-
 def refresh(browser: FlaskClient, client: RegisteredClient, refresh_token: str) -> TestResponse:
     return token_request(browser, client, grant_type="refresh_token", refresh_token=refresh_token)
+
+
+def revoke(browser: FlaskClient, client: RegisteredClient, token: str, hint: str) -> TestResponse:
+    data = {"token": token, "token_type_hint": hint}
+    return browser.post("/oauth2/revoke", data=data, headers=basic_auth(client))
 
 
 def userinfo_status(browser: FlaskClient, access_token: str) -> int:
@@ -76,7 +61,7 @@ def userinfo_status(browser: FlaskClient, access_token: str) -> int:
 
 
 def introspect(browser: FlaskClient, client: RegisteredClient, token: str) -> dict[str, Any]:
-    answer = browser.post("/oauth2/introspect", data={"token": token}, headers=basic(client))
+    answer = browser.post("/oauth2/introspect", data={"token": token}, headers=basic_auth(client))
     assert answer.status_code == 200, answer.get_data(as_text=True)
     body: dict[str, Any] = answer.get_json()
     return body
@@ -170,7 +155,7 @@ def consented_tokens(
 
 def test_a_reused_code_is_refused_and_revokes_the_tokens_it_gave(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client, scope="openid profile offline_access")
     code = code_from(authorize(browser, request), request)
     first = redeem(browser, request, code)
@@ -185,7 +170,7 @@ def test_a_reused_code_is_refused_and_revokes_the_tokens_it_gave(app: Flask) -> 
 
 def test_a_code_expires_after_sixty_seconds(app: Flask, clock: FrozenClock) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     in_time = AuthRequest(client)
     code = code_from(authorize(browser, in_time), in_time)
     clock.advance(59)
@@ -200,7 +185,7 @@ def test_a_code_expires_after_sixty_seconds(app: Flask, clock: FrozenClock) -> N
 def test_a_code_cannot_be_redeemed_by_another_client(app: Flask) -> None:
     client = register(app)
     thief = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client)
     code = code_from(authorize(browser, request), request)
     assert request.verifier is not None
@@ -220,7 +205,7 @@ def test_a_code_cannot_be_redeemed_by_another_client(app: Flask) -> None:
 
 def test_a_code_is_bound_to_its_redirect_uri(app: Flask) -> None:
     client = register(app, "--redirect-uri", OTHER_REDIRECT_URI)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
 
     for sent in (OTHER_REDIRECT_URI, REDIRECT_URI + "/", None):
         request = AuthRequest(client)
@@ -229,7 +214,7 @@ def test_a_code_is_bound_to_its_redirect_uri(app: Flask) -> None:
         form = {"grant_type": "authorization_code", "code": code, "code_verifier": request.verifier}
         if sent is not None:
             form["redirect_uri"] = sent
-        answer = browser.post("/oauth2/token", data=form, headers=basic(client))
+        answer = browser.post("/oauth2/token", data=form, headers=basic_auth(client))
         assert_token_error(answer, "invalid_grant")
 
 
@@ -238,7 +223,7 @@ def test_a_code_is_bound_to_its_redirect_uri(app: Flask) -> None:
 
 def test_a_public_client_without_code_challenge_gets_invalid_request(app: Flask) -> None:
     public = register(app, public=True)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(public, extra={"code_challenge": "", "code_challenge_method": ""})
 
     assert_error_redirect(authorize(browser, request), request, "invalid_request")
@@ -246,7 +231,7 @@ def test_a_public_client_without_code_challenge_gets_invalid_request(app: Flask)
 
 def test_the_plain_code_challenge_method_is_refused(app: Flask) -> None:
     public = register(app, public=True)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     verifier, _ = pkce()
     request = AuthRequest(
         public,
@@ -260,14 +245,14 @@ def test_the_plain_code_challenge_method_is_refused(app: Flask) -> None:
 def test_a_code_challenge_without_its_method_is_refused(app: Flask) -> None:
     """S256 only (RFC 9700 2.1.1): a missing method would mean plain (RFC 7636 4.3)."""
     for client in (register(app, public=True), register(app)):
-        browser = signed_in_browser(app)
+        browser = signed_in(app)
         request = AuthRequest(client, extra={"code_challenge_method": ""})
         assert_error_redirect(authorize(browser, request), request, "invalid_request")
 
 
 def test_a_wrong_code_verifier_is_invalid_grant(app: Flask) -> None:
     public = register(app, public=True)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(public)
     code = code_from(authorize(browser, request), request)
     request.verifier, _ = pkce()
@@ -278,7 +263,7 @@ def test_a_wrong_code_verifier_is_invalid_grant(app: Flask) -> None:
 def test_a_code_verifier_without_a_code_challenge_is_refused(app: Flask) -> None:
     """PKCE downgrade (RFC 9700 2.1.1, 4.8.2): no challenge at authorize, a verifier at token."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client, extra={"code_challenge": "", "code_challenge_method": ""})
     code = code_from(authorize(browser, request), request)
 
@@ -299,7 +284,7 @@ def test_refresh_rotates_and_a_late_reuse_revokes_the_whole_grant(
     app: Flask, clock: FrozenClock
 ) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     first = tokens_for(browser, client)
     rotated = refresh(browser, client, first["refresh_token"])
     assert rotated.status_code == 200
@@ -319,7 +304,7 @@ def test_a_reuse_within_the_grace_window_by_the_same_client_gets_a_new_pair(
     app: Flask, clock: FrozenClock
 ) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     first = tokens_for(browser, client)
     one = refresh(browser, client, first["refresh_token"])
     assert one.status_code == 200
@@ -351,7 +336,7 @@ def test_one_refresh_token_presented_by_eight_requests_at_once_is_spent_once(
         IDP_REFRESH_REUSE_GRACE=grace,
     )
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     spent = tokens_for(browser, client, scope="openid offline_access")["refresh_token"]
     barrier = threading.Barrier(8)
     answers: list[TestResponse] = []
@@ -389,7 +374,7 @@ def test_one_refresh_token_presented_by_eight_requests_at_once_is_spent_once(
 def test_a_refresh_token_presented_by_another_client_is_refused(app: Flask) -> None:
     client = register(app)
     other = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     assert_token_error(refresh(browser, other, tokens["refresh_token"]), "invalid_grant")
@@ -403,7 +388,7 @@ def test_refresh_tokens_go_only_to_clients_that_asked_for_offline_access_or_are_
 ) -> None:
     third_party = register(app, first_party=False)
     first_party = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
 
     online, _ = consented_tokens(browser, AuthRequest(third_party, scope="openid profile"))
     assert "refresh_token" not in online
@@ -416,7 +401,7 @@ def test_refresh_tokens_go_only_to_clients_that_asked_for_offline_access_or_are_
 
 def test_refresh_cannot_widen_the_scope(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client, scope="openid profile")
 
     wider = token_request(
@@ -433,7 +418,7 @@ def test_refresh_cannot_widen_the_scope(app: Flask) -> None:
 
 def test_tokens_expire(app: Flask, clock: FrozenClock) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     clock.advance(3600 + 1)
@@ -451,7 +436,7 @@ def test_tokens_expire(app: Flask, clock: FrozenClock) -> None:
 
 def test_a_wrong_client_secret_is_invalid_client_and_spends_nothing(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client)
     code = code_from(authorize(browser, request), request)
     assert request.verifier is not None
@@ -463,7 +448,7 @@ def test_a_wrong_client_secret_is_invalid_client_and_spends_nothing(app: Flask) 
     }
     wrong = RegisteredClient(client.client_id, "not-the-secret")
 
-    answer = browser.post("/oauth2/token", data=form, headers=basic(wrong))
+    answer = browser.post("/oauth2/token", data=form, headers=basic_auth(wrong))
     assert_token_error(answer, "invalid_client", 401)
     assert answer.headers["WWW-Authenticate"].startswith("Basic")
     in_body = form | {"client_id": client.client_id, "client_secret": "not-the-secret"}
@@ -476,7 +461,7 @@ def test_a_wrong_client_secret_is_invalid_client_and_spends_nothing(app: Flask) 
 
 def test_a_confidential_client_may_send_its_secret_in_the_body(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client)
     code = code_from(authorize(browser, request), request)
     assert request.verifier is not None
@@ -527,16 +512,12 @@ def test_client_credentials_give_an_access_token_without_user(app: Flask) -> Non
 
 def test_revoking_an_access_token_revokes_only_it(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     first = tokens_for(browser, client)
     second = refresh(browser, client, first["refresh_token"]).get_json()
     elsewhere = tokens_for(browser, client)
 
-    revoked = browser.post(
-        "/oauth2/revoke",
-        data={"token": second["access_token"], "token_type_hint": "access_token"},
-        headers=basic(client),
-    )
+    revoked = revoke(browser, client, second["access_token"], "access_token")
 
     assert revoked.status_code == 200
     assert userinfo_status(browser, second["access_token"]) == 401
@@ -553,46 +534,38 @@ def test_a_token_type_hint_only_says_where_to_look_first(app: Flask, hint: str) 
     """RFC 7009 2.1 and RFC 7662 2.1: a wrong hint still finds the token; an unknown one is
     ignored rather than refused."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client, scope="openid offline_access")
     for kind in ("access_token", "refresh_token"):
         answer = browser.post(
             "/oauth2/introspect",
             data={"token": tokens[kind], "token_type_hint": hint},
-            headers=basic(client),
+            headers=basic_auth(client),
         )
         assert answer.status_code == 200 and answer.get_json()["active"] is True, kind
-    revoked = browser.post(
-        "/oauth2/revoke",
-        data={"token": tokens["refresh_token"], "token_type_hint": hint},
-        headers=basic(client),
-    )
+    revoked = revoke(browser, client, tokens["refresh_token"], hint)
     assert revoked.status_code == 200
     assert_dead(browser, client, tokens)
 
 
 def test_revocation_and_introspection_need_a_token(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     for endpoint in ("/oauth2/revoke", "/oauth2/introspect"):
         for form in ({}, {"token": ""}):
-            answer = browser.post(endpoint, data=form, headers=basic(client))
+            answer = browser.post(endpoint, data=form, headers=basic_auth(client))
             assert_token_error(answer, "invalid_request")
 
 
 def test_revoking_a_refresh_token_revokes_its_grant(app: Flask) -> None:
     """RFC 7009 2.1: the access tokens of the same grant go with the refresh token."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     first = tokens_for(browser, client)
     second = refresh(browser, client, first["refresh_token"]).get_json()
     elsewhere = tokens_for(browser, client)
 
-    revoked = browser.post(
-        "/oauth2/revoke",
-        data={"token": second["refresh_token"], "token_type_hint": "refresh_token"},
-        headers=basic(client),
-    )
+    revoked = revoke(browser, client, second["refresh_token"], "refresh_token")
 
     assert revoked.status_code == 200
     assert_dead(browser, client, second)
@@ -604,16 +577,14 @@ def test_revoking_a_refresh_token_revokes_its_grant(app: Flask) -> None:
 def test_revoking_another_clients_token_is_refused_and_changes_nothing(app: Flask) -> None:
     client = register(app)
     other = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     for token, hint in (
         (tokens["access_token"], "access_token"),
         (tokens["refresh_token"], "refresh_token"),
     ):
-        answer = browser.post(
-            "/oauth2/revoke", data={"token": token, "token_type_hint": hint}, headers=basic(other)
-        )
+        answer = revoke(browser, other, token, hint)
         assert answer.status_code == 400, answer.get_data(as_text=True)
         assert answer.get_json()["error"] == "invalid_grant"
 
@@ -623,7 +594,7 @@ def test_revoking_another_clients_token_is_refused_and_changes_nothing(app: Flas
 
 def test_introspection_by_a_public_client_is_refused(app: Flask) -> None:
     public = register(app, public=True)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, public)
 
     answer = browser.post(
@@ -641,7 +612,7 @@ def test_introspection_by_a_public_client_is_refused(app: Flask) -> None:
 
 def test_userinfo_refuses_a_token_sent_twice(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     answer = browser.post(
@@ -657,7 +628,7 @@ def test_userinfo_refuses_a_token_sent_twice(app: Flask) -> None:
 
 def test_userinfo_takes_only_access_tokens(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     for presented in (tokens["refresh_token"], tokens["id_token"], "x" * 600, ""):
@@ -668,7 +639,7 @@ def test_userinfo_takes_only_access_tokens(app: Flask) -> None:
 
 def test_userinfo_needs_the_openid_scope(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client, scope="profile email")
     assert "id_token" not in tokens
 
@@ -684,7 +655,7 @@ def test_userinfo_needs_the_openid_scope(app: Flask) -> None:
 
 def test_userinfo_accepts_the_token_in_a_post_body(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     answer = browser.post("/oauth2/userinfo", data={"access_token": tokens["access_token"]})
@@ -698,7 +669,7 @@ def test_userinfo_accepts_the_token_in_a_post_body(app: Flask) -> None:
 
 def test_an_unknown_client_gets_an_error_page_and_no_redirect(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     stranger = RegisteredClient("no-such-client", None)
 
     assert_error_page(authorize(browser, AuthRequest(stranger)))
@@ -722,7 +693,7 @@ def test_an_unregistered_redirect_uri_gets_an_error_page_and_no_redirect(
     app: Flask, redirect_uri: str
 ) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     elsewhere = RegisteredClient(client.client_id, client.client_secret, redirect_uri)
 
     assert_error_page(authorize(browser, AuthRequest(elsewhere)))
@@ -730,7 +701,7 @@ def test_an_unregistered_redirect_uri_gets_an_error_page_and_no_redirect(
 
 def test_response_type_token_is_unsupported_response_type(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client, extra={"response_type": "token"})
 
     answer = authorize(browser, request)
@@ -745,7 +716,7 @@ def test_response_type_token_is_unsupported_response_type(app: Flask) -> None:
 )
 def test_request_objects_are_not_supported(app: Flask, name: str, error: str) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     value = "eyJhbGciOiJub25lIn0.e30." if name == "request" else "https://rp.example/request.jwt"
     request = AuthRequest(client, extra={name: value})
 
@@ -754,7 +725,7 @@ def test_request_objects_are_not_supported(app: Flask, name: str, error: str) ->
 
 def test_prompt_none_before_consent_to_a_third_party_is_consent_required(app: Flask) -> None:
     client = register(app, first_party=False)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client, extra={"prompt": "none"})
 
     assert_error_redirect(authorize(browser, request), request, "consent_required")
@@ -762,7 +733,7 @@ def test_prompt_none_before_consent_to_a_third_party_is_consent_required(app: Fl
 
 def test_prompt_none_with_login_is_invalid_request(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client, extra={"prompt": "none login"})
 
     assert_error_redirect(authorize(browser, request), request, "invalid_request")
@@ -773,7 +744,7 @@ def test_prompt_none_with_login_is_invalid_request(app: Flask) -> None:
 
 def test_an_approved_consent_is_remembered_and_prompt_consent_asks_again(app: Flask) -> None:
     client = register(app, first_party=False)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client)
     page = authorize(browser, request)
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
@@ -796,7 +767,7 @@ def test_an_approved_consent_is_remembered_and_prompt_consent_asks_again(app: Fl
 
 def test_a_denied_consent_is_access_denied_and_not_remembered(app: Flask) -> None:
     client = register(app, first_party=False)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client)
 
     denied = decide(browser, authorize(browser, request), "deny")
@@ -809,7 +780,7 @@ def test_a_denied_consent_is_access_denied_and_not_remembered(app: Flask) -> Non
 
 def test_a_consent_without_csrf_or_from_another_origin_is_forbidden(app: Flask) -> None:
     client = register(app, first_party=False)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     page = authorize(browser, AuthRequest(client))
     fields = consent_fields(page) | {"decision": "approve"}
 
@@ -831,8 +802,8 @@ def test_a_consent_without_csrf_or_from_another_origin_is_forbidden(app: Flask) 
 
 def test_a_consent_form_cannot_be_replayed_from_another_session(app: Flask) -> None:
     client = register(app, first_party=False)
-    victim = signed_in_browser(app)
-    attacker = signed_in_browser(app)
+    victim = signed_in(app)
+    attacker = signed_in(app)
     fields = consent_fields(authorize(attacker, AuthRequest(client))) | {"decision": "approve"}
 
     answer = victim.post("/oauth2/consent", data=fields, headers=ORIGIN)
@@ -842,7 +813,7 @@ def test_a_consent_form_cannot_be_replayed_from_another_session(app: Flask) -> N
 
 
 def test_an_error_page_is_not_framable(app: Flask) -> None:
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     page = authorize(browser, AuthRequest(RegisteredClient("no-such-client", None)))
     assert "frame-ancestors 'none'" in page.headers["Content-Security-Policy"]
 
@@ -852,7 +823,7 @@ def test_an_error_page_is_not_framable(app: Flask) -> None:
 
 def test_a_claim_asked_for_by_name_is_released_in_the_id_token_after_consent(app: Flask) -> None:
     client = register(app, first_party=False)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(
         client,
         scope="openid",
@@ -874,7 +845,7 @@ def test_a_claim_asked_for_by_name_is_released_in_the_id_token_after_consent(app
 @pytest.mark.parametrize("claims", ["{not json", '["email"]', '{"id_token": ["email"]}'])
 def test_a_malformed_claims_parameter_is_invalid_request(app: Flask, claims: str) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     request = AuthRequest(client, extra={"claims": claims})
 
     assert_error_redirect(authorize(browser, request), request, "invalid_request")

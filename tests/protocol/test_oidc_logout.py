@@ -22,17 +22,24 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle, FakeUser
-from tests.helpers import BASE_URL, ORIGIN, SESSION_COOKIE, cookie_value, query_of, sign_in
+from tests.helpers import (
+    BASE_URL,
+    ORIGIN,
+    SESSION_COOKIE,
+    cookie_value,
+    query_of,
+    sign_in,
+    signed_in,
+)
 from tests.oidc_helpers import (
     POST_LOGOUT_URI,
     AuthRequest,
     RegisteredClient,
     authorize,
-    code_from,
     id_token_claims,
-    redeem,
     register,
     token_request,
+    tokens_for,
 )
 
 LOGOUT = "/oauth2/logout"
@@ -40,22 +47,6 @@ HIDDEN_INPUT = re.compile(r'<input type="hidden" name="([^"]*)" value="([^"]*)">
 
 
 # -- helpers ------------------------------------------------------------------------------------
-
-
-def signed_in_browser(app: Flask) -> FlaskClient:
-    browser = app.test_client()
-    assert sign_in(browser, "google").status_code == 302
-    return browser
-
-
-def tokens_for(
-    browser: FlaskClient, client: RegisteredClient, scope: str = "openid profile email"
-) -> dict[str, Any]:
-    request = AuthRequest(client, scope=scope)
-    answer = redeem(browser, request, code_from(authorize(browser, request), request))
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-    body: dict[str, Any] = answer.get_json()
-    return body
 
 
 def is_signed_in(browser: FlaskClient) -> bool:
@@ -152,7 +143,7 @@ def test_logout_with_hint_registered_uri_and_state_redirects_there_and_ends_the_
 ) -> None:
     """oidcc-rp-initiated-logout."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     token = cookie_value(browser)
     assert token is not None
     replayed = app.test_client()
@@ -181,7 +172,7 @@ def test_a_hint_signed_by_another_key_gets_an_error_page_and_no_redirect(app: Fl
     """oidcc-rp-initiated-logout-bad-id-token-hint: a hint signed by someone else (the suite
     signs its own); here even with our key id in the header."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
     forged = foreign_signed(tokens["id_token"])
 
@@ -195,7 +186,7 @@ def test_a_modified_hint_gets_an_error_page_and_no_redirect(app: Flask) -> None:
     """oidcc-rp-initiated-logout-modified-id-token-hint: changed to alg none (as the suite does),
     and with a claim changed under the original signature."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
     header, claims = header_and_claims(tokens["id_token"])
     alg_none = f"{b64({'alg': 'none', 'typ': 'JWT'})}.{b64(claims)}."
@@ -215,7 +206,7 @@ def test_a_modified_hint_gets_an_error_page_and_no_redirect(app: Flask) -> None:
 def test_without_a_hint_the_user_is_asked_and_never_redirected(app: Flask) -> None:
     """oidcc-rp-initiated-logout-no-id-token-hint: the OP must not redirect back; it asks."""
     register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
 
     asked = logout(browser, post_logout_redirect_uri=POST_LOGOUT_URI, state="s")
 
@@ -229,7 +220,7 @@ def test_without_a_hint_the_user_is_asked_and_never_redirected(app: Flask) -> No
 def test_without_any_parameter_the_user_is_asked_then_signed_out(app: Flask) -> None:
     """oidcc-rp-initiated-logout-no-params."""
     register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
 
     fields = assert_confirmation_page(logout(browser))
 
@@ -244,7 +235,7 @@ def test_without_a_post_logout_redirect_uri_the_user_is_signed_out_on_our_page(
 ) -> None:
     """oidcc-rp-initiated-logout-no-post-logout-redirect-uri."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     out = logout(browser, id_token_hint=tokens["id_token"], state="s")
@@ -257,7 +248,7 @@ def test_without_a_post_logout_redirect_uri_the_user_is_signed_out_on_our_page(
 def test_without_state_the_redirect_carries_no_state(app: Flask) -> None:
     """oidcc-rp-initiated-logout-no-state."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     out = logout(
@@ -273,7 +264,7 @@ def test_without_state_the_redirect_carries_no_state(app: Flask) -> None:
 def test_with_only_state_the_user_is_asked_and_never_redirected(app: Flask) -> None:
     """oidcc-rp-initiated-logout-only-state."""
     register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
 
     fields = assert_confirmation_page(logout(browser, state="only"))
 
@@ -285,7 +276,7 @@ def test_with_only_state_the_user_is_asked_and_never_redirected(app: Flask) -> N
 def test_an_unregistered_post_logout_redirect_uri_gets_an_error_page(app: Flask) -> None:
     """oidcc-rp-initiated-logout-bad-post-logout-redirect-uri."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     for uri in (
@@ -304,7 +295,7 @@ def test_an_unregistered_post_logout_redirect_uri_gets_an_error_page(app: Flask)
 def test_a_query_added_to_the_post_logout_redirect_uri_makes_it_unregistered(app: Flask) -> None:
     """oidcc-rp-initiated-logout-query-added-to-post-logout-redirect-uri."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     out = logout(
@@ -321,7 +312,7 @@ def test_a_query_added_to_the_post_logout_redirect_uri_makes_it_unregistered(app
 def test_an_expired_but_genuine_hint_is_still_accepted(app: Flask, clock: FrozenClock) -> None:
     """oidcc-rp-initiated-logout with an old hint: hints are often expired (section 2)."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
     claims = id_token_claims(browser, tokens["id_token"])
     clock.advance(claims["exp"] - claims["iat"] + 60)
@@ -343,7 +334,7 @@ def test_a_client_id_must_match_the_hints_audience(app: Flask) -> None:
     """client_id with id_token_hint (section 2): the OP MUST verify they name the same client."""
     client = register(app)
     other = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
 
     refused = logout(
@@ -371,7 +362,7 @@ def test_a_client_id_must_match_the_hints_audience(app: Flask) -> None:
 def test_a_client_id_without_a_hint_asks_and_never_redirects(app: Flask) -> None:
     """client_id alone names the client but proves nothing about the user: ask, no redirect."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
 
     fields = assert_confirmation_page(
         logout(
@@ -392,7 +383,7 @@ def test_a_client_id_without_a_hint_asks_and_never_redirects(app: Flask) -> None
 
 def test_logout_without_any_session_still_answers(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     tokens = tokens_for(browser, client)
     stranger = app.test_client()
 
@@ -411,9 +402,9 @@ def test_logout_without_any_session_still_answers(app: Flask) -> None:
 
 def test_a_hint_for_another_user_asks_the_signed_in_user(app: Flask, google: FakeGoogle) -> None:
     client = register(app)
-    ada = signed_in_browser(app)
+    ada = signed_in(app)
     google.user = FakeUser(sub="google-sub-2", email="bob@example.com", name="Bob")
-    bob = signed_in_browser(app)
+    bob = signed_in(app)
     bobs_tokens = tokens_for(bob, client)
 
     asked = logout(
@@ -435,7 +426,7 @@ def test_a_hint_from_an_earlier_session_of_the_same_user_asks_first(app: Flask) 
     """Section 2: the OP MUST ask when the ID token "does not belong to the current OP session
     with the RP": an old ID token (its sid ended) must not sign out a later session silently."""
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     old = tokens_for(browser, client)
     assert browser.post("/api/auth/sign-out", headers=ORIGIN).status_code == 200
     assert sign_in(browser, "google").status_code == 302
@@ -454,7 +445,7 @@ def test_a_hint_from_an_earlier_session_of_the_same_user_asks_first(app: Flask) 
 
 def test_a_confirmation_without_csrf_or_from_another_origin_signs_nobody_out(app: Flask) -> None:
     register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     fields = assert_confirmation_page(logout(browser, state="s"))
 
     without_csrf = {k: v for k, v in fields.items() if k != "csrf"}
@@ -470,7 +461,7 @@ def test_a_confirmation_without_csrf_or_from_another_origin_signs_nobody_out(app
 
 def test_logout_revokes_online_grants_and_keeps_offline_access(app: Flask) -> None:
     client = register(app)
-    browser = signed_in_browser(app)
+    browser = signed_in(app)
     online = tokens_for(browser, client, scope="openid profile")
     offline = tokens_for(browser, client, scope="openid profile offline_access")
     assert "refresh_token" in online  # first-party: a refresh token without offline_access

@@ -38,6 +38,7 @@ from tests.oidc_helpers import (
     POST_LOGOUT_URI,
     AuthRequest,
     RegisteredClient,
+    basic_auth,
     code_from,
     redeem,
     register,
@@ -258,11 +259,6 @@ def signed_in(app: Flask, contract: Contract) -> Api:
     browser = Api(app.test_client(), contract)
     contract.check(sign_in(browser.client, "google"))
     return browser
-
-
-def basic(client: RegisteredClient) -> dict[str, str]:
-    raw = f"{client.client_id}:{client.client_secret}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
 def cli(app: Flask, *args: str) -> Any:
@@ -668,7 +664,7 @@ def test_the_openid_provider_matches_the_document(
     assert browser.get("/oauth2/userinfo", 401, headers=unknown)["error"] == "invalid_token"
 
     form = {"token": tokens["access_token"]}
-    creds = basic(rp)
+    creds = basic_auth(rp)
     active = browser.post_form("/oauth2/introspect", form, 200, headers=creds).get_json()
     assert active["active"] is True and active["sub"] == claims["sub"]
     refresh_form = {"token": tokens["refresh_token"], "token_type_hint": "refresh_token"}
@@ -715,7 +711,10 @@ def test_the_openid_provider_matches_the_document(
     machine = token_request(browser.client, service, grant_type="client_credentials")
     machine_tokens = browser.answer(machine, 200, form={"grant_type": "client_credentials"})
     introspected = browser.post_form(
-        "/oauth2/introspect", {"token": machine_tokens["access_token"]}, 200, headers=basic(service)
+        "/oauth2/introspect",
+        {"token": machine_tokens["access_token"]},
+        200,
+        headers=basic_auth(service),
     ).get_json()
     assert "sub" not in introspected
     foreign = {"token": machine_tokens["access_token"]}

@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 from idp.keys import jose
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle, FakeUser
-from tests.helpers import ORIGIN, session_of, sign_in
+from tests.helpers import ORIGIN, session_of, signed_in
 from tests.oidc_helpers import (
     AuthRequest,
     authorize,
@@ -52,12 +52,6 @@ def create_badge(
     args = ["badges", "create", slug, "--label", label, "--icon-url", ICON.format(slug)]
     args += ["--order", str(order)] + (["--color", color] if color else [])
     run(app, *args)
-
-
-def signed_in(app: Flask) -> FlaskClient:
-    browser = app.test_client()
-    assert sign_in(browser, "google").status_code == 302
-    return browser
 
 
 def user_of(browser: FlaskClient) -> dict[str, Any]:

@@ -9,18 +9,12 @@ from sqlalchemy import func, select
 
 from idp.models import SignInState, db
 from tests.fakes import FakeGoogle
-from tests.helpers import ORIGIN, STATE_COOKIE, TRUSTED_ORIGIN, session_of, sign_in
+from tests.helpers import ORIGIN, STATE_COOKIE, TRUSTED_ORIGIN, session_of, signed_in
 
 
 def pending_count(app: Flask) -> int:
     with app.app_context():
         return int(db.session.scalar(select(func.count()).select_from(SignInState)) or 0)
-
-
-def signed_in(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    sign_in(client, "google")
-    return client
 
 
 def test_a_post_with_the_session_cookie_and_no_origin_is_refused(

@@ -13,16 +13,10 @@ from idp.models import Session, db
 from idp.security.secrets import token_hash
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle, FakeUser
-from tests.helpers import ORIGIN, SESSION_COOKIE, cookie_value, session_of, sign_in
+from tests.helpers import ORIGIN, SESSION_COOKIE, cookie_value, session_of, sign_in, signed_in
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 DAY = 86400
-
-
-def signed_in(app: Flask, google: FakeGoogle) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, "google").status_code == 302
-    return client
 
 
 def set_cookies(response: object) -> list[str]:
@@ -44,7 +38,7 @@ def test_get_session_when_signed_out_is_null_and_not_cached(client: FlaskClient)
 def test_get_session_has_better_auths_shape_and_never_the_token(
     app: Flask, google: FakeGoogle
 ) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     response = client.get("/api/auth/get-session")
     data = response.get_json()
     assert set(data) == {"session", "user"}
@@ -91,7 +85,7 @@ def test_the_session_cookie_is_httponly_lax_and_holds_256_bits(
 
 
 def test_only_the_hash_of_the_session_token_is_stored(app: Flask, google: FakeGoogle) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     token = cookie_value(client).rpartition(".")[0]  # type: ignore[union-attr]
     with app.app_context():
         stored = db.session.scalars(select(Session)).one()
@@ -102,7 +96,7 @@ def test_only_the_hash_of_the_session_token_is_stored(app: Flask, google: FakeGo
 def test_a_session_slides_after_update_age_and_reissues_its_cookie(
     app: Flask, google: FakeGoogle, clock: FrozenClock
 ) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     first = session_of(client)["session"]["expiresAt"]
     clock.advance(DAY - 1)
     quiet = client.get("/api/auth/get-session")
@@ -120,7 +114,7 @@ def test_a_session_slides_after_update_age_and_reissues_its_cookie(
 def test_disable_refresh_reads_without_sliding(
     app: Flask, google: FakeGoogle, clock: FrozenClock
 ) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     first = session_of(client)["session"]["expiresAt"]
     clock.advance(2 * DAY)
     response = client.get("/api/auth/get-session?disableRefresh=true")
@@ -131,7 +125,7 @@ def test_disable_refresh_reads_without_sliding(
 def test_an_expired_session_reads_as_signed_out_and_its_cookie_is_cleared(
     app: Flask, google: FakeGoogle, clock: FrozenClock
 ) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     clock.advance(7 * DAY)
     response = client.get("/api/auth/get-session?disableRefresh=1")
     assert response.get_json() is None
@@ -144,7 +138,7 @@ def test_an_expired_session_reads_as_signed_out_and_its_cookie_is_cleared(
 def test_a_sliding_session_survives_past_its_first_expiry(
     app: Flask, google: FakeGoogle, clock: FrozenClock
 ) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     for _ in range(10):
         clock.advance(2 * DAY)
         assert session_of(client) is not None
@@ -152,7 +146,7 @@ def test_a_sliding_session_survives_past_its_first_expiry(
 
 @pytest.mark.parametrize("tamper", ["flip-one-byte", "drop-signature", "garbage"])
 def test_a_forged_cookie_reads_as_signed_out(app: Flask, google: FakeGoogle, tamper: str) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     value = cookie_value(client)
     assert value is not None
     forged = {
@@ -166,7 +160,7 @@ def test_a_forged_cookie_reads_as_signed_out(app: Flask, google: FakeGoogle, tam
 
 
 def test_list_sessions_lists_the_users_live_sessions(app: Flask, google: FakeGoogle) -> None:
-    phone, laptop = signed_in(app, google), signed_in(app, google)
+    phone, laptop = signed_in(app), signed_in(app)
     listed = laptop.get("/api/auth/list-sessions")
     assert listed.status_code == 200
     assert len(listed.get_json()) == 2
@@ -176,7 +170,7 @@ def test_list_sessions_lists_the_users_live_sessions(app: Flask, google: FakeGoo
 def test_list_sessions_needs_a_fresh_session(
     app: Flask, google: FakeGoogle, clock: FrozenClock
 ) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     clock.advance(DAY)
     response = client.get("/api/auth/list-sessions")
     assert response.status_code == 403
@@ -184,7 +178,7 @@ def test_list_sessions_needs_a_fresh_session(
 
 
 def test_revoke_session_by_id_signs_the_other_device_out(app: Flask, google: FakeGoogle) -> None:
-    phone, laptop = signed_in(app, google), signed_in(app, google)
+    phone, laptop = signed_in(app), signed_in(app)
     phone_id = session_of(phone)["session"]["id"]
     response = laptop.post("/api/auth/revoke-session", json={"token": phone_id}, headers=ORIGIN)
     assert response.get_json() == {"status": True}
@@ -193,9 +187,9 @@ def test_revoke_session_by_id_signs_the_other_device_out(app: Flask, google: Fak
 
 
 def test_revoke_session_cannot_touch_another_users_session(app: Flask, google: FakeGoogle) -> None:
-    ada = signed_in(app, google)
+    ada = signed_in(app)
     google.user = FakeUser(sub="grace", email="grace@example.com", name="Grace")
-    grace = signed_in(app, google)
+    grace = signed_in(app)
     grace_id = session_of(grace)["session"]["id"]
     response = ada.post("/api/auth/revoke-session", json={"token": grace_id}, headers=ORIGIN)
     assert response.get_json() == {"status": True}  # Better Auth answers the same either way
@@ -203,7 +197,7 @@ def test_revoke_session_cannot_touch_another_users_session(app: Flask, google: F
 
 
 def test_revoking_the_current_session_clears_its_cookie(app: Flask, google: FakeGoogle) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     own = session_of(client)["session"]["id"]
     response = client.post("/api/auth/revoke-session", json={"token": own}, headers=ORIGIN)
     assert any(c.startswith(SESSION_COOKIE + "=;") for c in set_cookies(response))
@@ -211,7 +205,7 @@ def test_revoking_the_current_session_clears_its_cookie(app: Flask, google: Fake
 
 
 def test_revoke_sessions_signs_out_everywhere(app: Flask, google: FakeGoogle) -> None:
-    phone, laptop = signed_in(app, google), signed_in(app, google)
+    phone, laptop = signed_in(app), signed_in(app)
     response = laptop.post("/api/auth/revoke-sessions", json={}, headers=ORIGIN)
     assert response.get_json() == {"status": True}
     assert session_of(phone) is None and session_of(laptop) is None
@@ -219,7 +213,7 @@ def test_revoke_sessions_signs_out_everywhere(app: Flask, google: FakeGoogle) ->
 
 
 def test_revoke_other_sessions_keeps_the_current_one(app: Flask, google: FakeGoogle) -> None:
-    phone, laptop = signed_in(app, google), signed_in(app, google)
+    phone, laptop = signed_in(app), signed_in(app)
     response = laptop.post("/api/auth/revoke-other-sessions", json={}, headers=ORIGIN)
     assert response.get_json() == {"status": True}
     assert session_of(phone) is None
@@ -227,7 +221,7 @@ def test_revoke_other_sessions_keeps_the_current_one(app: Flask, google: FakeGoo
 
 
 def test_sign_out_deletes_the_session_and_clears_the_cookie(app: Flask, google: FakeGoogle) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     response = client.post("/api/auth/sign-out", json={}, headers=ORIGIN)
     assert response.status_code == 200
     assert response.get_json() == {"success": True}
@@ -246,7 +240,7 @@ def test_sign_out_without_a_session_still_succeeds(client: FlaskClient) -> None:
 def test_signing_in_again_replaces_the_browsers_previous_session(
     app: Flask, google: FakeGoogle
 ) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     first = session_of(client)["session"]["id"]
     sign_in(client, "google")
     assert session_of(client)["session"]["id"] != first
@@ -275,14 +269,14 @@ def test_endpoints_that_need_a_session_answer_401_without_one(
 
 
 def test_update_user_changes_the_name(app: Flask, google: FakeGoogle) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     response = client.post("/api/auth/update-user", json={"name": "  Ada King "}, headers=ORIGIN)
     assert response.get_json() == {"status": True}
     assert session_of(client)["user"]["name"] == "Ada King"
 
 
 def test_update_user_clears_the_image_with_null(app: Flask, google: FakeGoogle) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     client.post("/api/auth/update-user", json={"image": None}, headers=ORIGIN)
     assert session_of(client)["user"]["image"] is None
 
@@ -302,7 +296,7 @@ def test_update_user_clears_the_image_with_null(app: Flask, google: FakeGoogle) 
 def test_update_user_refuses_bad_input_and_changes_nothing(
     app: Flask, google: FakeGoogle, body: dict[str, object], code: str
 ) -> None:
-    client = signed_in(app, google)
+    client = signed_in(app)
     before = session_of(client)["user"]
     response = client.post("/api/auth/update-user", json=body, headers=ORIGIN)
     assert response.status_code == 400

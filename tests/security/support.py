@@ -25,11 +25,9 @@ from urllib.parse import unquote_to_bytes
 
 import idna
 from flask import Flask
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from idp.models import Account, Session, SignInState, User, db
-from tests.helpers import sign_in
 from tests.live import LiveServer
 
 #: The fake Google's client secret behind the live servers (a secret the logs must not show).
@@ -209,12 +207,6 @@ def counts(app: Flask) -> dict[str, int]:
 
 
 # -- browsers -------------------------------------------------------------------------------------
-
-
-def signed_in(app: Flask, provider: str = "google") -> FlaskClient:
-    browser = app.test_client()
-    assert sign_in(browser, provider).status_code == 302
-    return browser
 
 
 @contextmanager

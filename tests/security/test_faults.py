@@ -45,9 +45,17 @@ from idp.sessions import store as session_store
 from idp.sessions.cookies import SESSION_COOKIE, CookieJar
 from tests.conftest import FrozenClock, make_settings
 from tests.fakes import FakeGoogle, FakeTwitch, FakeUser, Fault
-from tests.helpers import ORIGIN, SECRET_KEY, path_and_query, sign_in, start_sign_in, visit_provider
+from tests.helpers import (
+    ORIGIN,
+    SECRET_KEY,
+    path_and_query,
+    sign_in,
+    signed_in,
+    start_sign_in,
+    visit_provider,
+)
 from tests.live import LiveServer
-from tests.security.support import StartLive, counts, signed_in, snapshot
+from tests.security.support import StartLive, counts, snapshot
 
 UNAVAILABLE = {"message": "Service temporarily unavailable", "code": "SERVICE_UNAVAILABLE"}
 DB_PASSWORD = "db-password-7f3a9c"

@@ -10,7 +10,6 @@ client secret, key-encryption key or ``IDP_SECRET_KEY`` may appear anywhere in t
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import subprocess
@@ -41,6 +40,7 @@ from tests.oidc_helpers import (
     REDIRECT_URI,
     AuthRequest,
     RegisteredClient,
+    basic_auth,
     register,
     token_request,
 )
@@ -91,11 +91,6 @@ def everything_at_debug(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFi
     for name in list(logging.root.manager.loggerDict):
         caplog.set_level(logging.DEBUG, logger=name)
     return caplog
-
-
-def basic_auth(client: RegisteredClient) -> dict[str, str]:
-    raw = f"{client.client_id}:{client.client_secret}".encode()
-    return {"Authorization": "Basic " + base64.b64encode(raw).decode()}
 
 
 def in_process_journey(app: Flask, google: FakeGoogle) -> Secrets:

@@ -34,6 +34,7 @@ from tests.helpers import (
     path_and_query,
     query_of,
     sign_in,
+    signed_in,
     start_sign_in,
     visit_provider,
 )
@@ -45,7 +46,7 @@ from tests.oidc_helpers import (
     redeem,
     register,
 )
-from tests.security.support import browser_origin, counts, signed_in
+from tests.security.support import browser_origin, counts
 
 # -- the corpus -----------------------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ from tests.helpers import (
     query_of,
     session_of,
     sign_in,
+    signed_in,
     visit_provider,
 )
 from tests.oidc_helpers import (
@@ -72,7 +73,6 @@ from tests.security.support import (
     flip,
     header_and_claims,
     sample_positions,
-    signed_in,
     snapshot,
 )
 
