@@ -9,21 +9,15 @@ keep that contract (tests/protocol/test_pending_sign_ins.py runs one suite again
 
 from __future__ import annotations
 
-import json
-import logging
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Protocol
 
-import redis
 from sqlalchemy import delete, select
 
 from idp.models import SignInState, db
 from idp.models.base import rows_affected
 from idp.security.secrets import constant_time_equals, token_hash
-
-log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -116,67 +110,14 @@ class DatabasePendingSignIns:
         return int(deleted)
 
 
-class RedisPendingSignIns:
-    """One key per pending sign-in, expiring with it; ``DEL`` is the consume-once check.
-
-    While Redis cannot be reached, the database stands in (availability first, as for the rate
-    limits): a sign-in started then is saved there, and every lookup that Redis cannot answer,
-    or answers with a miss, asks the database too. A pending sign-in lives in exactly one of
-    the two, so consuming it stays a single delete that one caller wins.
-    """
-
-    PREFIX = "idp:signin:"
-
-    def __init__(self, client: redis.Redis, fallback: DatabasePendingSignIns) -> None:
-        self.client = client
-        self.fallback = fallback
-
-    def save(self, pending: PendingSignIn) -> None:
-        ttl = pending.expires_at - pending.created_at
-        value = json.dumps(asdict(pending), default=datetime.isoformat)
-        # Redis forgets it a little after the flow would refuse it (the flow's own clock decides).
-        if not self._try(self.client.set, self._key(pending.state_hash), value, ex=ttl + _MARGIN):
-            self.fallback.save(pending)
-
-    def find(self, state: str) -> PendingSignIn | None:
-        value = self._try(self.client.get, self._key(token_hash(state)))
-        if not value:
-            return self.fallback.find(state)
-        fields = json.loads(value)
-        for name in ("created_at", "expires_at"):
-            fields[name] = datetime.fromisoformat(fields[name])
-        return PendingSignIn(**fields)
-
-    def consume(self, pending: PendingSignIn) -> bool:
-        if self._try(self.client.delete, self._key(pending.state_hash)) == 1:
-            return True
-        return self.fallback.consume(pending)
-
-    def purge_expired(self, now: datetime) -> int:
-        return self.fallback.purge_expired(now)  # Redis expires its keys itself
-
-    def _key(self, state_hash: str) -> str:
-        return f"{self.PREFIX}{state_hash}"
-
-    @staticmethod
-    def _try(method: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        """The command's answer, or None when Redis cannot be reached (logged, not raised)."""
-        try:
-            return method(*args, **kwargs)
-        except redis.RedisError as error:
-            log.warning(
-                "pending sign-ins: Redis unavailable (%s); using the database", type(error).__name__
-            )
-            return None
-
-
 _FIELDS = tuple(PendingSignIn.__dataclass_fields__)
-_MARGIN = timedelta(seconds=60)
 
 
 def pending_sign_ins(redis_url: str | None, *, timeout: float) -> PendingSignIns:
     """Where this deployment keeps pending sign-ins."""
     if not redis_url:
         return DatabasePendingSignIns()
-    client = redis.Redis.from_url(redis_url, socket_timeout=timeout, socket_connect_timeout=timeout)
-    return RedisPendingSignIns(client, DatabasePendingSignIns())
+    # Imported only here: a deployment without Redis never loads its client (6 MB per worker).
+    from idp.signin.redis_state import RedisPendingSignIns, connect
+
+    return RedisPendingSignIns(connect(redis_url, timeout=timeout), DatabasePendingSignIns())

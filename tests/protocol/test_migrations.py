@@ -56,12 +56,23 @@ def test_readiness_reads_the_schema_revision(current: str | None, state: str) ->
     assert schema.migration_state(current) == state
 
 
-def test_serving_never_imports_alembic(tmp_path: Path) -> None:
-    """Alembic costs every worker ~11 MB: only the ``flask db`` commands load it."""
+# What a serving worker must not load: each costs every worker megabytes it never uses.
+NOT_SERVING = {
+    "alembic": "migrations (~11 MB): only the `flask db` commands",
+    "flask_migrate": "the same",
+    "redis": "the Redis client (~6 MB): only when IDP_REDIS_URL is set",
+    "psycopg": "the PostgreSQL driver: only on PostgreSQL",
+}
+
+
+def test_serving_loads_only_what_its_configuration_uses(tmp_path: Path) -> None:
+    """A worker on the default configuration (SQLite, no Redis) answers a sign-in start, a
+    get-session and readiness without loading migrations, Redis or PostgreSQL code."""
     probe = (
         "import sys, wsgi; from flask import Flask; assert isinstance(wsgi.app, Flask); "
-        "wsgi.app.test_client().get('/readyz'); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alembic', 'flask_migrate')))"
+        "c = wsgi.app.test_client(); c.get('/readyz'); c.get('/api/auth/get-session'); "
+        "c.post('/api/auth/sign-in/social', json={'provider': 'dev'}); "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {sorted(NOT_SERVING)!r}))"
     )
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},

@@ -14,11 +14,11 @@ from sqlalchemy import func, select
 
 from idp.models import SignInState, db
 from idp.runtime import get_runtime
+from idp.signin.redis_state import RedisPendingSignIns
 from idp.signin.state import (
     DatabasePendingSignIns,
     PendingSignIn,
     PendingSignIns,
-    RedisPendingSignIns,
     is_bound_to,
     new_pending,
 )
