@@ -11,22 +11,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import delete, select, update
 
-from idp.models import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken, User, db
+from idp.models import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken, db, driver
 from idp.models.base import rows_affected
+from idp.models.driver import DriverSQL, bind_time, read_json, read_time
 from idp.models.oauth import ClientRules
 from idp.oidc import rules
 from idp.runtime import Randomness
 from idp.security.secrets import token_hash
 from idp.sessions.store import UserView
 
-# The token endpoint reads and writes through these tables with Core statements on the
-# request's connection: loading ORM objects cost it more than the database did.
-_CLIENTS = OAuthClient.__table__
-_TOKENS = OAuthToken.__table__
-_GRANTS = OAuthGrant.__table__
-_USERS = User.__table__
+# The token endpoint's statements (find_client, the refresh exchange, spending and saving
+# tokens) go to the driver's cursor (idp.models.driver): SQLAlchemy's per-execution work cost
+# it more than the database did.
 
 # -- clients ------------------------------------------------------------------------------------
 
@@ -54,15 +52,34 @@ class ClientView(ClientRules):
     updated_at: datetime
 
 
-# Built once: a statement built per call costs its construction and its cache key every time.
-_FIND_CLIENT = select(_CLIENTS).where(_CLIENTS.c.client_id == bindparam("client_id"))
+_FIND_CLIENT = DriverSQL(
+    """
+SELECT client_id, name, secret_hash, token_endpoint_auth_method, redirect_uris,
+       post_logout_redirect_uris, scopes, grant_types, first_party, created_at, updated_at
+FROM oauth_clients WHERE client_id = {p}
+"""
+)
 
 
 def find_client(client_id: str) -> ClientView | None:
     if not client_id or len(client_id) > 64:
         return None
-    row = db.session.connection().execute(_FIND_CLIENT, {"client_id": client_id}).one_or_none()
-    return ClientView(**row._mapping) if row is not None else None
+    row = driver.fetch_one(db.session.connection(), _FIND_CLIENT, (client_id,))
+    if row is None:
+        return None
+    return ClientView(
+        client_id=row[0],
+        name=row[1],
+        secret_hash=row[2],
+        token_endpoint_auth_method=row[3],
+        redirect_uris=read_json(row[4]),
+        post_logout_redirect_uris=read_json(row[5]),
+        scopes=row[6],
+        grant_types=read_json(row[7]),
+        first_party=bool(row[8]),
+        created_at=read_time(row[9]),
+        updated_at=read_time(row[10]),
+    )
 
 
 def list_clients() -> list[OAuthClient]:
@@ -297,7 +314,13 @@ def revoke_online_grants(
 # -- tokens -------------------------------------------------------------------------------------
 
 
-_INSERT_TOKEN = insert(_TOKENS)
+_INSERT_TOKEN = DriverSQL(
+    """
+INSERT INTO oauth_tokens (id, access_token_hash, refresh_token_hash, grant_id, client_id,
+                          user_id, scope, issued_at, expires_at, refresh_expires_at)
+VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})
+"""
+)
 
 
 def save_token(
@@ -313,22 +336,24 @@ def save_token(
     refresh_ttl: int,
     random: Randomness,
 ) -> None:
-    db.session.connection().execute(
+    """Insert the new tokens (hashes only) and commit, with a refresh token spent before."""
+    connection = db.session.connection()
+    refresh_expires = now + timedelta(seconds=refresh_ttl) if refresh_token else None
+    driver.execute(
+        connection,
         _INSERT_TOKEN,
-        {
-            "id": random.identifier(),
-            "access_token_hash": token_hash(access_token),
-            "refresh_token_hash": token_hash(refresh_token) if refresh_token else None,
-            "grant_id": grant_id,
-            "client_id": client_id,
-            "user_id": user_id,
-            "scope": scope,
-            "issued_at": now,
-            "expires_at": now + timedelta(seconds=access_ttl),
-            "refresh_expires_at": (now + timedelta(seconds=refresh_ttl) if refresh_token else None),
-            "refreshed_at": None,
-            "revoked_at": None,
-        },
+        (
+            random.identifier(),
+            token_hash(access_token),
+            token_hash(refresh_token) if refresh_token else None,
+            grant_id,
+            client_id,
+            user_id,
+            scope,
+            bind_time(connection, now),
+            bind_time(connection, now + timedelta(seconds=access_ttl)),
+            bind_time(connection, refresh_expires),
+        ),
     )
     db.session.commit()
 
@@ -365,52 +390,26 @@ class RefreshExchange:
     spent: bool  # spent already, by a request less than the grace window ago
 
 
-_USER_COLUMNS = (
-    "id",
-    "name",
-    "email",
-    "email_verified",
-    "image",
-    "role",
-    "name_color",
-    "flair_id",
-    "banned_at",
-    "created_at",
-    "updated_at",
-)
-_EXCHANGE = (
-    select(
-        _TOKENS.c.id,
-        _TOKENS.c.grant_id,
-        _TOKENS.c.client_id,
-        _TOKENS.c.scope,
-        _TOKENS.c.refresh_expires_at,
-        _TOKENS.c.refreshed_at,
-        _TOKENS.c.revoked_at,
-        _GRANTS.c.revoked_at.label("grant_revoked_at"),
-        _GRANTS.c.claims,
-        _GRANTS.c.auth_time,
-        _GRANTS.c.session_id,
-        *(_USERS.c[name].label(f"user_{name}") for name in _USER_COLUMNS),
-    )
-    .join(_GRANTS, _GRANTS.c.id == _TOKENS.c.grant_id)
-    .outerjoin(_USERS, _USERS.c.id == _TOKENS.c.user_id)
-    .where(
-        _TOKENS.c.refresh_token_hash == bindparam("digest"),
-        _TOKENS.c.client_id == bindparam("client_id"),
-    )
+_EXCHANGE = DriverSQL(
+    """
+SELECT t.id, t.grant_id, t.client_id, t.scope, t.refresh_expires_at, t.refreshed_at,
+       t.revoked_at, g.revoked_at, g.claims, g.auth_time, g.session_id,
+       u.id, u.name, u.email, u.email_verified, u.image, u.role, u.name_color, u.flair_id,
+       u.banned_at, u.created_at, u.updated_at
+FROM oauth_tokens t
+JOIN oauth_grants g ON g.id = t.grant_id
+LEFT JOIN users u ON u.id = t.user_id
+WHERE t.refresh_token_hash = {p} AND t.client_id = {p}
+"""
 )
 # The compare-and-swap that spends a refresh token: one request wins it.
-_SPEND = (
-    update(_TOKENS)
-    .where(
-        _TOKENS.c.id == bindparam("token_id"),
-        _TOKENS.c.refreshed_at.is_(None),
-        _TOKENS.c.revoked_at.is_(None),
-        _TOKENS.c.refresh_expires_at > bindparam("now"),
-    )
-    .values(refreshed_at=bindparam("now"))
+_SPEND = DriverSQL(
+    """
+UPDATE oauth_tokens SET refreshed_at = {p}
+WHERE id = {p} AND refreshed_at IS NULL AND revoked_at IS NULL AND refresh_expires_at > {p}
+"""
 )
+_SPENT = DriverSQL("SELECT refreshed_at, revoked_at FROM oauth_tokens WHERE id = {p}")
 
 
 def find_refresh_exchange(
@@ -423,36 +422,42 @@ def find_refresh_exchange(
     statements. A token its client spent less than ``grace`` seconds ago (two tabs refreshing
     at once) is let through; any later reuse revokes the whole grant.
     """
-    digest = token_hash(token)
-    row = (
-        db.session.connection()
-        .execute(_EXCHANGE, {"digest": digest, "client_id": client_id})
-        .one_or_none()
-    )
-    if row is None or row.revoked_at is not None:
+    row = driver.fetch_one(db.session.connection(), _EXCHANGE, (token_hash(token), client_id))
+    if row is None or row[6] is not None:
+        return None  # unknown, another client's, or revoked
+    refresh_expires_at, refreshed_at = read_time(row[4]), read_time(row[5])
+    if refresh_expires_at is None or refresh_expires_at <= now:
         return None
-    if row.refresh_expires_at is None or row.refresh_expires_at <= now:
-        return None
-    if row.refreshed_at is not None and not rules.reuse_forgiven(row.refreshed_at, now, grace):
-        _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row.grant_id), now)
+    if refreshed_at is not None and not rules.reuse_forgiven(refreshed_at, now, grace):
+        _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row[1]), now)
         db.session.commit()
         raise RefreshReusedError()
-    user = (
-        UserView(*(getattr(row, f"user_{name}") for name in _USER_COLUMNS))
-        if row.user_id is not None
-        else None
-    )
+    user = None
+    if row[11] is not None:
+        user = UserView(
+            row[11],
+            row[12],
+            row[13],
+            bool(row[14]),
+            row[15],
+            row[16],
+            row[17],
+            row[18],
+            read_time(row[19]),
+            read_time(row[20]),
+            read_time(row[21]),
+        )
     return RefreshExchange(
-        token_id=row.id,
-        grant_id=row.grant_id,
-        client_id=row.client_id,
-        scope=row.scope,
-        grant_revoked=row.grant_revoked_at is not None,
-        claims=row.claims,
-        auth_time=row.auth_time,
-        session_id=row.session_id,
+        token_id=row[0],
+        grant_id=row[1],
+        client_id=row[2],
+        scope=row[3],
+        grant_revoked=row[7] is not None,
+        claims=row[8],
+        auth_time=read_time(row[9]),
+        session_id=row[10],
         user=user,
-        spent=row.refreshed_at is not None,
+        spent=refreshed_at is not None,
     )
 
 
@@ -463,19 +468,13 @@ def spend_refresh_token(exchange: RefreshExchange, now: datetime, grace: int) ->
     if exchange.spent:
         return True  # let through at read time, within the grace window
     connection = db.session.connection()
-    if rows_affected(connection.execute(_SPEND, {"token_id": exchange.token_id, "now": now})):
+    moment = bind_time(connection, now)
+    if driver.execute(connection, _SPEND, (moment, exchange.token_id, moment)) == 1:
         return True
-    raced = connection.execute(
-        select(_TOKENS.c.refreshed_at, _TOKENS.c.revoked_at).where(
-            _TOKENS.c.id == exchange.token_id
-        )
-    ).one_or_none()
-    return (
-        raced is not None
-        and raced.revoked_at is None
-        and raced.refreshed_at is not None
-        and rules.reuse_forgiven(raced.refreshed_at, now, grace)
-    )
+    raced = driver.fetch_one(connection, _SPENT, (exchange.token_id,))
+    if raced is None or raced[1] is not None or raced[0] is None:
+        return False
+    return rules.reuse_forgiven(read_time(raced[0]), now, grace)
 
 
 def revoke_token(row: OAuthToken, now: datetime, *, whole_grant: bool) -> None:

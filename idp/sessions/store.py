@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 from sqlalchemy import Connection, Engine, delete, select, update
 
-from idp.models import Session, db
+from idp.models import Session, db, driver
 from idp.models.base import rows_affected
+from idp.models.driver import DriverSQL, read_time
 from idp.runtime import Randomness
 from idp.security.secrets import token_hash
 from idp.sessions import policy
@@ -80,7 +80,7 @@ class UserView:
 # get-session runs on every page load: one statement, sent to the driver as written (no
 # statement building or ORM loading per request), returning the session, the user, their
 # chosen flair and one row per badge held.
-_LOOKUP_SQL = """
+_LOOKUP = DriverSQL("""
 SELECT s.id, s.user_id, s.expires_at, s.created_at, s.updated_at, s.ip_address, s.user_agent,
        u.id, u.name, u.email, u.email_verified, u.image, u.role, u.name_color, u.flair_id,
        u.banned_at, u.created_at, u.updated_at,
@@ -91,17 +91,9 @@ JOIN users u ON u.id = s.user_id
 LEFT JOIN flairs f ON f.id = u.flair_id AND f.user_id = u.id
 LEFT JOIN user_badges ub ON ub.user_id = u.id
 LEFT JOIN badges b ON b.id = ub.badge_id
-WHERE s.token_hash = {placeholder}
+WHERE s.token_hash = {p}
 ORDER BY b.display_order, b.id
-"""
-
-
-def _utc(value: Any) -> Any:
-    """Timestamps as the driver gives them (SQLite: text; PostgreSQL: aware) to aware UTC."""
-    if value is None or (isinstance(value, datetime) and value.tzinfo is not None):
-        return value.astimezone(UTC) if value is not None else None
-    moment = datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=UTC)
+""")
 
 
 @dataclass(frozen=True)
@@ -114,20 +106,20 @@ class Found:
 def find_by_token(connection: Connection, token: str, now: datetime) -> Found | None:
     """The session a bearer token opens, with its user and presentation, in one query: alive
     or not (:func:`open_session` decides that). Badges past their expiry are left out."""
-    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     # Straight to the driver's cursor: SQLAlchemy would build result metadata for these 25
     # columns on every call (uncached for textual SQL), which costs more than the query.
-    cursor = connection.connection.cursor()
-    try:
-        cursor.execute(_LOOKUP_SQL.format(placeholder=placeholder), (token_hash(token),))
-        rows = cursor.fetchall()
-    finally:
-        cursor.close()
+    rows = driver.fetch_all(connection, _LOOKUP, (token_hash(token),))
     if not rows:
         return None
     first = rows[0]
     session = SessionView(
-        first[0], first[1], _utc(first[2]), _utc(first[3]), _utc(first[4]), first[5], first[6]
+        first[0],
+        first[1],
+        read_time(first[2]),
+        read_time(first[3]),
+        read_time(first[4]),
+        first[5],
+        first[6],
     )
     user = UserView(
         first[7],
@@ -138,15 +130,15 @@ def find_by_token(connection: Connection, token: str, now: datetime) -> Found | 
         first[12],
         first[13],
         first[14],
-        _utc(first[15]),
-        _utc(first[16]),
-        _utc(first[17]),
+        read_time(first[15]),
+        read_time(first[16]),
+        read_time(first[17]),
     )
     flair = {"id": user.flair_id, "text": first[18], "color": first[19]} if first[18] else None
     badges = [
         {"id": row[20], "label": row[21], "icon": row[22], "color": row[23]}
         for row in rows
-        if row[20] is not None and (row[24] is None or _utc(row[24]) > now)
+        if row[20] is not None and (row[24] is None or read_time(row[24]) > now)
     ]
     return Found(session, user, Presentation(user.name_color, badges, flair, user.role))
 
