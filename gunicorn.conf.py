@@ -12,8 +12,17 @@ import tempfile
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 # Workers from the CPU count: the app is CPU-bound between short database round trips.
 workers = int(os.environ.get("WEB_CONCURRENCY", min(multiprocessing.cpu_count() * 2 + 1, 8)))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# sync by default: one request at a time per process, and each request goes to whichever worker
+# is free. It is the faster class on the hot paths, in throughput and in tail latency
+# (docs/performance.md): gthread's threads share one GIL per process, every request hops through
+# its poller thread, and keep-alive connections stay on the worker that accepted them, however
+# busy it is. A sync worker waits for a slow
+# client, though, so it belongs behind something that reads requests in full before passing
+# them on: the load balancer or the frontend's proxy of the reference topology (docs/deploy.md).
+# Where browsers reach gunicorn directly (`make run`, the test servers), use gthread.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
+# gunicorn turns sync into gthread when threads > 1: one thread unless gthread was asked for.
+threads = int(os.environ.get("GUNICORN_THREADS", "4" if worker_class == "gthread" else "1"))
 timeout = 30  # a worker stuck this long is killed and replaced
 graceful_timeout = 30  # on SIGTERM / SIGHUP, in-flight requests get this long to finish
 keepalive = 5

@@ -866,8 +866,8 @@ def main() -> int:
     parser.add_argument(
         "--worker-class",
         choices=["gthread", "sync"],
-        default="gthread",
-        help="idp's gunicorn worker class (gthread)",
+        default="sync",
+        help="idp's gunicorn worker class (sync, production's default)",
     )
     parser.add_argument(
         "--compare-worker-classes",

@@ -39,6 +39,7 @@ class LiveServer:
         env: dict[str, str] | None = None,
         workers: int = 2,
         port: int | None = None,
+        worker_class: str = "gthread",
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -58,6 +59,9 @@ class LiveServer:
             "IDP_RATE_LIMITS": "false",
             "FLASK_APP": "wsgi",
             "GUNICORN_ACCESS_LOG": "0",
+            # Browsers and test clients talk to it directly, as to `make run`: gthread unless a
+            # test asks for production's sync workers (which belong behind a proxy).
+            "GUNICORN_WORKER_CLASS": worker_class,
             **(env or {}),
         }
         self._process: subprocess.Popen[bytes] | None = None

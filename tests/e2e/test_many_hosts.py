@@ -43,8 +43,14 @@ def hosts(
         "IDP_GOOGLE_CLIENT_SECRET": live_google.client_secret,
         "IDP_GOOGLE_ISSUER": live_google.issuer,
     }
-    first = LiveServer(database_url=database, instance=first_instance, env=env)
-    second = LiveServer(database_url=database, instance=tmp_path_factory.mktemp("host-b"), env=env)
+    # Production's worker class on the hosts: sync (gunicorn.conf.py).
+    first = LiveServer(database_url=database, instance=first_instance, env=env, worker_class="sync")
+    second = LiveServer(
+        database_url=database,
+        instance=tmp_path_factory.mktemp("host-b"),
+        env=env,
+        worker_class="sync",
+    )
     with first, second:
         yield first, second
 
