@@ -35,7 +35,7 @@ from idp.runtime import (
 )
 from idp.security.headers import security_headers
 from idp.sessions import current as current_session
-from idp.sessions.cookies import CookieJar
+from idp.sessions.cookies import CookieJar, NoFlaskSession
 from idp.signin.state import pending_sign_ins
 
 
@@ -56,6 +56,7 @@ def create_app(
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.session_interface = NoFlaskSession()
     if settings.database_url.startswith("sqlite:///"):
         Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(
             parents=True, exist_ok=True

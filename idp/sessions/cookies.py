@@ -8,7 +8,9 @@ Every cookie is HttpOnly and SameSite=Lax: no script ever reads a session token.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
+from flask.sessions import SessionInterface
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response
 
@@ -91,3 +93,15 @@ class CookieJar:
 
     def clear(self, response: Response, cookie: str) -> None:
         response.headers.add("Set-Cookie", self.clearing_header(cookie))
+
+
+class NoFlaskSession(SessionInterface):
+    """Flask's own signed-cookie session is not used: idp's sessions are server-side, behind
+    the cookies above. Without this, Flask would look for and verify a ``session`` cookie on
+    every request; with it, Flask hands out its null session, which refuses any write."""
+
+    def open_session(self, app: Any, request: Any) -> None:
+        return None
+
+    def save_session(self, app: Any, session: Any, response: Any) -> None:
+        return None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from flask import Flask
+from flask import Flask, session
 
 from tests.fakes import FakeGoogle
 from tests.helpers import path_and_query, query_of, session_of, visit_provider
@@ -80,3 +80,15 @@ def test_a_cookie_domain_shares_the_session_across_subdomains(
     cookies = _sign_in_at(app, "http://auth.chat.localhost")
     session_cookie = next(c for c in cookies if c.startswith("better-auth.session_token="))
     assert "Domain=chat.localhost" in session_cookie
+
+
+def test_flask_own_cookie_session_is_off(app: Flask) -> None:
+    """idp's sessions are its own: a ``session`` cookie is never read or set, and code that
+    reached for ``flask.session`` would fail instead of storing data in a client-side cookie."""
+    client = app.test_client()
+    client.set_cookie("session", "eyJhIjoxfQ.forged.signature")
+    answer = client.get("/api/auth/ok")
+    assert answer.status_code == 200
+    assert not any(h.startswith("session=") for h in answer.headers.getlist("Set-Cookie"))
+    with app.test_request_context("/"), pytest.raises(RuntimeError):
+        session["user"] = "someone"
