@@ -61,18 +61,31 @@ class KeyRing:
         self.default_alg = default_alg
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        # Opened private keys by kid, with the sealed form they came from: a reload opens only
+        # keys that are new or were sealed again (loading an RSA key costs ~40 ms, which the
+        # request that happened to trigger the reload used to pay every refresh interval).
+        self._opened: dict[str, tuple[str, SigningJWK]] = {}
 
     def _load(self) -> Snapshot:
         rows = store.published_keys()
         signers: dict[str, SigningJWK] = {}
+        opened: dict[str, tuple[str, SigningJWK]] = {}
         for row in rows:
             if row.state != "active":
+                continue
+            known = self._opened.get(row.kid)
+            if known is not None and known[0] == row.private_key:
+                signers[row.alg] = known[1]
+                opened[row.kid] = known
                 continue
             try:
                 signers[row.alg] = store.decrypt(row, self.encryption)
             except KeyDecryptionError as error:
                 # The JWKS (public keys) keeps working; signing with this key does not.
                 log.error("signing key unusable: %s", error)
+                continue
+            opened[row.kid] = (row.private_key, signers[row.alg])
+        self._opened = opened
         db.session.rollback()  # end the read transaction; nothing was written
         body = _jwks_document(rows)
         return Snapshot(

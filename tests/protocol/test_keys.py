@@ -331,3 +331,21 @@ def test_a_revoked_key_loses_its_private_half(app: Flask, client: FlaskClient) -
         row = db.session.get(SigningKey, victim)
         assert row is not None
         assert row.private_key == ""
+
+
+def test_a_reload_opens_only_the_keys_it_has_not_opened_yet(app: Flask, clock: FrozenClock) -> None:
+    """Opening an RSA key costs tens of milliseconds: each refresh interval's reload reuses the
+    keys it opened before, and opens a key only when it is new or was sealed again."""
+    ring = get_runtime(app).keys
+    with app.app_context():
+        _, first = ring.signer()
+        loaded = ring.snapshot().loaded_at
+        clock.advance(30)
+        _, again = ring.signer()
+        assert ring.snapshot().loaded_at > loaded  # it did reload
+        assert again is first
+        assert cli(app, "rotate", "--force").exit_code == 0
+        clock.advance(30)
+        _, rotated = ring.signer()
+        assert rotated is not first
+        assert rotated.kid == kids(app, "active")[0] != first.kid
