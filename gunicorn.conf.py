@@ -48,6 +48,16 @@ def on_exit(server: object) -> None:
         shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
+def post_worker_init(worker: object) -> None:
+    """Put what the app built at start-up (about 107,000 objects: modules, mappers, routes) out
+    of the garbage collector's reach. A full collection then walks only what requests left
+    behind: measured here, 58-65 ms per collection before, under 1 ms after."""
+    import gc
+
+    gc.collect()  # whatever start-up left for collection goes now, not into the frozen set
+    gc.freeze()
+
+
 def child_exit(server: object, worker: object) -> None:
     from prometheus_client import multiprocess
 
