@@ -27,12 +27,13 @@ from sqlalchemy import Connection
 
 
 class DriverSQL:
-    """One statement's SQL, with ``{p}`` for each parameter, in the driver's parameter style."""
+    """One statement's SQL, with ``{p}`` for each parameter, in the driver's parameter style.
+    ``{name}`` takes a constant SQL fragment given as a keyword (a shared column list)."""
 
-    def __init__(self, sql: str) -> None:
+    def __init__(self, sql: str, **fragments: str) -> None:
         self.sql = sql
-        self._qmark = sql.format(p="?")
-        self._format = sql.replace("%", "%%").format(p="%s")
+        self._qmark = sql.format(p="?", **fragments)
+        self._format = sql.replace("%", "%%").format(p="%s", **fragments)
 
     def text(self, connection: Connection) -> str:
         return self._qmark if connection.dialect.paramstyle == "qmark" else self._format

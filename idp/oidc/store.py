@@ -20,7 +20,7 @@ from idp.models.oauth import ClientRules
 from idp.oidc import rules
 from idp.runtime import Randomness
 from idp.security.secrets import token_hash
-from idp.sessions.store import UserView
+from idp.sessions.store import USER_COLUMNS_SQL, UserView, user_view
 
 # The token endpoint's statements (find_client, the refresh exchange, spending and saving
 # tokens) go to the driver's cursor (idp.models.driver): SQLAlchemy's per-execution work cost
@@ -394,13 +394,13 @@ _EXCHANGE = DriverSQL(
     """
 SELECT t.id, t.grant_id, t.client_id, t.scope, t.refresh_expires_at, t.refreshed_at,
        t.revoked_at, g.revoked_at, g.claims, g.auth_time, g.session_id,
-       u.id, u.name, u.email, u.email_verified, u.image, u.role, u.name_color, u.flair_id,
-       u.banned_at, u.created_at, u.updated_at
+       {users}
 FROM oauth_tokens t
 JOIN oauth_grants g ON g.id = t.grant_id
 LEFT JOIN users u ON u.id = t.user_id
 WHERE t.refresh_token_hash = {p} AND t.client_id = {p}
-"""
+""",
+    users=USER_COLUMNS_SQL,
 )
 # The compare-and-swap that spends a refresh token: one request wins it.
 _SPEND = DriverSQL(
@@ -432,21 +432,7 @@ def find_refresh_exchange(
         _revoke_grants(select(OAuthGrant.id).where(OAuthGrant.id == row[1]), now)
         db.session.commit()
         raise RefreshReusedError()
-    user = None
-    if row[11] is not None:
-        user = UserView(
-            row[11],
-            row[12],
-            row[13],
-            bool(row[14]),
-            row[15],
-            row[16],
-            row[17],
-            row[18],
-            read_time(row[19]),
-            read_time(row[20]),
-            read_time(row[21]),
-        )
+    user = user_view(row, 11) if row[11] is not None else None
     return RefreshExchange(
         token_id=row[0],
         grant_id=row[1],

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, update
 
@@ -77,13 +79,35 @@ class UserView:
     updated_at: datetime
 
 
+# A user's columns in UserView's order, for the statements read through the driver's cursor.
+USER_COLUMNS_SQL = """u.id, u.name, u.email, u.email_verified, u.image, u.role, u.name_color,
+       u.flair_id, u.banned_at, u.created_at, u.updated_at"""
+
+
+def user_view(row: Sequence[Any], at: int) -> UserView:
+    """The user in ``row[at:]``, selected with :data:`USER_COLUMNS_SQL`."""
+    return UserView(
+        row[at],
+        row[at + 1],
+        row[at + 2],
+        bool(row[at + 3]),
+        row[at + 4],
+        row[at + 5],
+        row[at + 6],
+        row[at + 7],
+        read_time(row[at + 8]),
+        read_time(row[at + 9]),
+        read_time(row[at + 10]),
+    )
+
+
 # get-session runs on every page load: one statement, sent to the driver as written (no
 # statement building or ORM loading per request), returning the session, the user, their
 # chosen flair and one row per badge held.
-_LOOKUP = DriverSQL("""
+_LOOKUP = DriverSQL(
+    """
 SELECT s.id, s.user_id, s.expires_at, s.created_at, s.updated_at, s.ip_address, s.user_agent,
-       u.id, u.name, u.email, u.email_verified, u.image, u.role, u.name_color, u.flair_id,
-       u.banned_at, u.created_at, u.updated_at,
+       {users},
        f.text, f.color,
        b.id, b.label, b.icon_url, b.color, ub.expires_at
 FROM sessions s
@@ -93,7 +117,9 @@ LEFT JOIN user_badges ub ON ub.user_id = u.id
 LEFT JOIN badges b ON b.id = ub.badge_id
 WHERE s.token_hash = {p}
 ORDER BY b.display_order, b.id
-""")
+""",
+    users=USER_COLUMNS_SQL,
+)
 
 
 @dataclass(frozen=True)
@@ -121,19 +147,7 @@ def find_by_token(connection: Connection, token: str, now: datetime) -> Found | 
         first[5],
         first[6],
     )
-    user = UserView(
-        first[7],
-        first[8],
-        first[9],
-        bool(first[10]),
-        first[11],
-        first[12],
-        first[13],
-        first[14],
-        read_time(first[15]),
-        read_time(first[16]),
-        read_time(first[17]),
-    )
+    user = user_view(first, 7)
     flair = {"id": user.flair_id, "text": first[18], "color": first[19]} if first[18] else None
     badges = [
         {"id": row[20], "label": row[21], "icon": row[22], "color": row[23]}
