@@ -16,10 +16,10 @@ workers = int(os.environ.get("WEB_CONCURRENCY", min(multiprocessing.cpu_count() 
 # is free. It is the faster class on the hot paths, in throughput and in tail latency
 # (docs/performance.md): gthread's threads share one GIL per process, every request hops through
 # its poller thread, and keep-alive connections stay on the worker that accepted them, however
-# busy it is. A sync worker waits for a slow
-# client, though, so it belongs behind something that reads requests in full before passing
-# them on: the load balancer or the frontend's proxy of the reference topology (docs/deploy.md).
-# Where browsers reach gunicorn directly (`make run`, the test servers), use gthread.
+# busy it is. A sync worker waits for a slow client, though, so it belongs behind something that
+# reads requests in full before passing them on: the load balancer or the frontend's proxy of the
+# reference topology (docs/deploy.md). Where browsers reach gunicorn directly (`make run`, the
+# test servers), use gthread.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
 # gunicorn turns sync into gthread when threads > 1: one thread unless gthread was asked for.
 threads = int(os.environ.get("GUNICORN_THREADS", "4" if worker_class == "gthread" else "1"))

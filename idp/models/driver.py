@@ -86,9 +86,5 @@ def read_time(value: Any) -> Any:
     return value.astimezone(UTC)
 
 
-def read_bool(value: Any) -> bool:
-    return bool(value)
-
-
 def read_json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str | bytes) else value
