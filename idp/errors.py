@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, render_template, request
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
@@ -148,6 +148,21 @@ _HTTP_ERRORS: dict[int, type[ApiError]] = {
 }
 
 
+def _is_browser_page() -> bool:
+    """The OpenID provider's pages that a person's browser shows (authorize, the chooser,
+    consent, sign-out): their errors are pages too, not JSON."""
+    return request.path.startswith("/oauth2/") and request.path not in OAUTH_JSON_PATHS
+
+
+def error_response(error: ApiError) -> Response:
+    """The error as the endpoint's reader expects it: a page for a person, JSON for a program."""
+    if _is_browser_page():
+        from idp.api.pages import html  # the pages import the API, which imports this module
+
+        return html(render_template("oidc_error.html", message=error.message), error.status)
+    return api_error_response(error)
+
+
 def api_error_response(error: ApiError) -> Response:
     """The error in the shape of the endpoint's surface: OAuth's on the OAuth endpoints,
     Better Auth's everywhere else."""
@@ -176,7 +191,7 @@ def _is_api_request() -> bool:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError) -> Response:
-        return api_error_response(error)
+        return error_response(error)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException) -> Response | HTTPException:
@@ -194,9 +209,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def handle_database_down(error: OperationalError) -> Response:
         log.error("database unavailable: %s", type(error.orig).__name__)
-        return api_error_response(ServiceUnavailableError())
+        return error_response(ServiceUnavailableError())
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return api_error_response(InternalError())
+        return error_response(InternalError())

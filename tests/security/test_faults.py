@@ -2,7 +2,8 @@
 whose last write fails; a rate-limit store that is down; a worker killed mid-request.
 
 The contract (docs/api.md): while the database cannot be reached, every endpoint that needs it
-answers ``503 {"message", "code": "SERVICE_UNAVAILABLE"}`` and ``/readyz`` answers 503, and a
+answers ``503 {"message", "code": "SERVICE_UNAVAILABLE"}`` (OAuth's shape on the OAuth endpoints,
+a page on the provider's browser pages) and ``/readyz`` answers 503, and a
 sign-in is stored in one transaction, so a failure leaves no user, account or session behind.
 
 Covered elsewhere and not repeated here: an upstream that times out, answers 5xx or sends a
@@ -145,6 +146,55 @@ def test_an_unexpected_error_on_the_token_endpoint_is_an_oauth_server_error(
     }
     assert "secret-looking" not in response.get_data(as_text=True)
     assert "unhandled error on POST /oauth2/token" in caplog.text
+
+
+BROWSER_PAGES: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "GET",
+        "/oauth2/authorize",
+        {
+            "query_string": {
+                "response_type": "code",
+                "client_id": "c1",
+                "redirect_uri": "https://rp.example/callback",
+                "scope": "openid",
+            }
+        },
+    ),
+    ("GET", "/oauth2/logout", {}),
+]
+
+
+@pytest.mark.parametrize(("url", "extra"), unusable_databases()[:1])
+def test_an_unusable_database_on_the_providers_browser_pages_is_a_503_page(
+    make_app: Callable[..., Flask], url: str, extra: dict[str, str]
+) -> None:
+    """A person's browser shows these: it gets a page that says what happened, not JSON."""
+    broken = make_app(IDP_DATABASE_URL=url, **extra)
+    browser = broken.test_client(use_cookies=False)
+    for method, path, kwargs in BROWSER_PAGES:
+        response = browser.open(path, method=method, headers={"Cookie": SIGNED_COOKIE}, **kwargs)
+        assert response.status_code == 503, (path, response.status_code, response.data[:200])
+        assert response.mimetype == "text/html", path
+        assert "Service temporarily unavailable" in response.get_data(as_text=True), path
+        assert response.headers["Cache-Control"] == "no-store", path
+
+
+def test_an_unexpected_error_on_the_authorization_endpoint_is_a_500_page(
+    app: Flask, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(client_id: str) -> None:
+        raise RuntimeError("a bug with a secret-looking detail")
+
+    monkeypatch.setattr(oidc_store, "get_client", broken)
+    method, path, kwargs = BROWSER_PAGES[0]
+    response = app.test_client().open(path, method=method, **kwargs)
+    assert response.status_code == 500
+    assert response.mimetype == "text/html"
+    page = response.get_data(as_text=True)
+    assert "Internal server error" in page
+    assert "secret-looking" not in page
+    assert "unhandled error on GET /oauth2/authorize" in caplog.text
 
 
 def test_a_wrong_method_on_an_oauth_endpoint_is_a_json_405_that_says_what_would_do(
