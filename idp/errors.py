@@ -154,8 +154,9 @@ def _is_browser_page() -> bool:
     return request.path.startswith("/oauth2/") and request.path not in OAUTH_JSON_PATHS
 
 
-def error_response(error: ApiError) -> Response:
-    """The error as the endpoint's reader expects it: a page for a person, JSON for a program."""
+def failure_response(error: ApiError) -> Response:
+    """A failure of ours (the database down, a bug), as the endpoint's reader expects it: a page
+    for a person, JSON for a program."""
     if _is_browser_page():
         from idp.api.pages import html  # the pages import the API, which imports this module
 
@@ -191,7 +192,7 @@ def _is_api_request() -> bool:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError) -> Response:
-        return error_response(error)
+        return api_error_response(error)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException) -> Response | HTTPException:
@@ -209,9 +210,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(OperationalError)
     def handle_database_down(error: OperationalError) -> Response:
         log.error("database unavailable: %s", type(error.orig).__name__)
-        return error_response(ServiceUnavailableError())
+        return failure_response(ServiceUnavailableError())
 
     @app.errorhandler(Exception)
     def handle_unexpected(error: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
-        return error_response(InternalError())
+        return failure_response(InternalError())
