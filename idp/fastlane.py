@@ -133,8 +133,7 @@ class FastLane:
                 runtime.now(),
                 # Better Auth coerces the query value: any non-empty value, "false" too, is true.
                 slide=not _query_value(environ, "disableRefresh"),
-                expires_in=settings.session_expires_in,
-                update_age=settings.session_update_age,
+                settings=settings,
             )
             found = opened.found
             if found is None:  # ours, but revoked or expired: tell the browser to drop it

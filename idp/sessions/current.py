@@ -51,14 +51,7 @@ def current_session(*, refresh: bool = True) -> CurrentSession | None:
         g.setdefault(_LOADED, None)
         return None
     runtime = get_runtime()
-    settings = runtime.settings
-    opened = store.open_in_request(
-        token,
-        runtime.now(),
-        slide=refresh,
-        expires_in=settings.session_expires_in,
-        update_age=settings.session_update_age,
-    )
+    opened = store.open_in_request(token, runtime.now(), slide=refresh, settings=runtime.settings)
     found = opened.found
     if found is None:  # ours, but revoked or expired: tell the browser to drop it
         g.setdefault(_LOADED, None)

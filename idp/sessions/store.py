@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, select, update
 
+from idp.config import Settings
 from idp.models import Session, db, driver
 from idp.models.base import rows_affected
 from idp.models.driver import DriverSQL, read_time
@@ -167,13 +168,7 @@ class Opened:
 
 
 def open_session(
-    connection: Connection,
-    token: str,
-    now: datetime,
-    *,
-    slide: bool,
-    expires_in: int,
-    update_age: int,
+    connection: Connection, token: str, now: datetime, *, slide: bool, settings: Settings
 ) -> Opened:
     """Find the live session of ``token`` and slide it when it is due: the one rule of reading
     a session, for the Flask views and the fast lane. An expired session, or a banned user's,
@@ -185,10 +180,13 @@ def open_session(
         connection.execute(delete(Session).where(Session.id == found.session.id))
         return Opened(None, changed=True)
     if not slide or not policy.needs_refresh(
-        found.session.expires_at, now, expires_in=expires_in, update_age=update_age
+        found.session.expires_at,
+        now,
+        expires_in=settings.session_expires_in,
+        update_age=settings.session_update_age,
     ):
         return Opened(found)
-    new_expiry = policy.expiry(now, expires_in)
+    new_expiry = policy.expiry(now, settings.session_expires_in)
     connection.execute(
         update(Session)
         .where(Session.id == found.session.id)
@@ -198,37 +196,20 @@ def open_session(
     return Opened(replace(found, session=slid), extended=True, changed=True)
 
 
-def open_in_request(
-    token: str, now: datetime, *, slide: bool, expires_in: int, update_age: int
-) -> Opened:
+def open_in_request(token: str, now: datetime, *, slide: bool, settings: Settings) -> Opened:
     """:func:`open_session` in the request's database session, committed if it changed."""
-    opened = open_session(
-        db.session.connection(),
-        token,
-        now,
-        slide=slide,
-        expires_in=expires_in,
-        update_age=update_age,
-    )
+    opened = open_session(db.session.connection(), token, now, slide=slide, settings=settings)
     if opened.changed:
         db.session.commit()
     return opened
 
 
 def open_on(
-    engine: Engine,
-    token: str,
-    now: datetime,
-    *,
-    slide: bool,
-    expires_in: int,
-    update_age: int,
+    engine: Engine, token: str, now: datetime, *, slide: bool, settings: Settings
 ) -> Opened:
     """:func:`open_session` on a connection of its own (the fast lane has no Flask context)."""
     with engine.connect() as connection:
-        opened = open_session(
-            connection, token, now, slide=slide, expires_in=expires_in, update_age=update_age
-        )
+        opened = open_session(connection, token, now, slide=slide, settings=settings)
         if opened.changed:
             connection.commit()
     return opened
