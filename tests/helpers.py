@@ -8,7 +8,10 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 from werkzeug.test import TestResponse
+
+from idp.models import db
 
 BASE_URL = "http://localhost"
 TRUSTED_ORIGIN = "http://app.localhost:3000"
@@ -17,6 +20,12 @@ KEY_ENCRYPTION_KEY = "dGVzdC1rZXktZW5jcnlwdGlvbi1rZXktMzItYnl0ZXM"  # 32 bytes, 
 ORIGIN = {"Origin": BASE_URL}
 SESSION_COOKIE = "better-auth.session_token"
 STATE_COOKIE = "better-auth.state"
+
+
+def row_count(app: Flask, model: Any) -> int:
+    """How many rows ``model``'s table holds."""
+    with app.app_context():
+        return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
 def query_of(url: str) -> dict[str, str]:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
 from flask import Flask
-from sqlalchemy import func, select
 
-from idp.models import OAuthCode, OAuthGrant, OAuthToken, Session, db
+from idp.models import OAuthCode, OAuthGrant, OAuthToken, Session
 from tests.conftest import FrozenClock
-from tests.helpers import signed_in
+from tests.helpers import row_count, signed_in
 from tests.oidc_helpers import AuthRequest, authorize, code_from, register, tokens_for
 from tests.protocol.test_oidc_abuse import assert_token_error, refresh, userinfo_status
 
@@ -24,11 +22,6 @@ def prune(app: Flask) -> dict[str, int]:
     return counts
 
 
-def count(app: Flask, model: Any) -> int:
-    with app.app_context():
-        return int(db.session.scalar(select(func.count()).select_from(model)) or 0)
-
-
 def test_prune_deletes_only_what_expired_and_keeps_spent_refresh_tokens_for_reuse_detection(
     app: Flask, clock: FrozenClock
 ) -> None:
@@ -38,7 +31,7 @@ def test_prune_deletes_only_what_expired_and_keeps_spent_refresh_tokens_for_reus
     second = refresh(browser, client, first["refresh_token"]).get_json()
     abandoned = AuthRequest(client, scope="openid")
     code_from(authorize(browser, abandoned), abandoned)  # a code nobody redeems
-    assert count(app, OAuthCode) == 2 and count(app, OAuthToken) == 2
+    assert row_count(app, OAuthCode) == 2 and row_count(app, OAuthToken) == 2
 
     assert prune(app)["oauth_tokens"] == 0  # nothing has expired yet
     clock.advance(2 * 3600)  # codes and access tokens expired; refresh tokens live on
@@ -46,7 +39,7 @@ def test_prune_deletes_only_what_expired_and_keeps_spent_refresh_tokens_for_reus
     assert counts["oauth_codes"] == 2
     assert counts["oauth_grants"] == 1  # the abandoned code's grant
     assert counts["oauth_tokens"] == 0 and counts["sessions"] == 0
-    assert count(app, OAuthToken) == 2
+    assert row_count(app, OAuthToken) == 2
 
     # The spent refresh token was kept: presenting it again still revokes the whole grant.
     assert_token_error(refresh(browser, client, first["refresh_token"]), "invalid_grant")
@@ -57,7 +50,7 @@ def test_prune_deletes_only_what_expired_and_keeps_spent_refresh_tokens_for_reus
     assert counts["oauth_tokens"] == 2
     assert counts["oauth_grants"] == 1
     assert counts["sessions"] == 1
-    assert count(app, OAuthToken) == count(app, OAuthGrant) == count(app, Session) == 0
+    assert row_count(app, OAuthToken) == row_count(app, OAuthGrant) == row_count(app, Session) == 0
     assert prune(app) == dict.fromkeys(counts, 0)  # idempotent
 
 

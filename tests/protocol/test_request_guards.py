@@ -5,16 +5,17 @@ from __future__ import annotations
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
 
-from idp.models import SignInState, db
+from idp.models import SignInState
 from tests.fakes import FakeGoogle
-from tests.helpers import ORIGIN, STATE_COOKIE, TRUSTED_ORIGIN, session_of, signed_in
-
-
-def pending_count(app: Flask) -> int:
-    with app.app_context():
-        return int(db.session.scalar(select(func.count()).select_from(SignInState)) or 0)
+from tests.helpers import (
+    ORIGIN,
+    STATE_COOKIE,
+    TRUSTED_ORIGIN,
+    row_count,
+    session_of,
+    signed_in,
+)
 
 
 def test_a_post_with_the_session_cookie_and_no_origin_is_refused(
@@ -65,7 +66,7 @@ def test_an_untrusted_origin_is_refused_even_without_cookies(
         headers={"Origin": "https://evil.example"},
     )
     assert response.status_code == 403
-    assert pending_count(client.application) == 0
+    assert row_count(client.application, SignInState) == 0
 
 
 @pytest.mark.parametrize("field", ["callbackURL", "errorCallbackURL", "newUserCallbackURL"])
@@ -86,7 +87,7 @@ def test_an_untrusted_redirect_target_is_refused_before_anything_happens(
     }
     assert response.get_json()["code"] == codes[field]
     assert "Location" not in response.headers
-    assert pending_count(client.application) == 0
+    assert row_count(client.application, SignInState) == 0
     assert client.get_cookie(STATE_COOKIE) is None
     assert google.authorize_requests == []
 
@@ -123,7 +124,7 @@ def test_bad_sign_in_requests_get_a_clear_error_and_store_nothing(
     body = response.get_json()
     assert body["code"] == code
     assert isinstance(body["message"], str) and body["message"]
-    assert pending_count(client.application) == 0
+    assert row_count(client.application, SignInState) == 0
 
 
 def test_an_oversized_body_is_refused_with_413(client: FlaskClient, google: FakeGoogle) -> None:

@@ -7,13 +7,21 @@ import re
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from idp.models import Session, db
 from idp.security.secrets import token_hash
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle, FakeUser
-from tests.helpers import ORIGIN, SESSION_COOKIE, cookie_value, session_of, sign_in, signed_in
+from tests.helpers import (
+    ORIGIN,
+    SESSION_COOKIE,
+    cookie_value,
+    row_count,
+    session_of,
+    sign_in,
+    signed_in,
+)
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 DAY = 86400
@@ -21,11 +29,6 @@ DAY = 86400
 
 def set_cookies(response: object) -> list[str]:
     return list(response.headers.getlist("Set-Cookie"))  # type: ignore[attr-defined]
-
-
-def session_count(app: Flask) -> int:
-    with app.app_context():
-        return int(db.session.scalar(select(func.count()).select_from(Session)) or 0)
 
 
 def test_get_session_when_signed_out_is_null_and_not_cached(client: FlaskClient) -> None:
@@ -132,7 +135,7 @@ def test_an_expired_session_reads_as_signed_out_and_its_cookie_is_cleared(
     assert any(
         c.startswith(SESSION_COOKIE + "=;") and "Max-Age=0" in c for c in set_cookies(response)
     )
-    assert session_count(app) == 0
+    assert row_count(app, Session) == 0
 
 
 def test_a_sliding_session_survives_past_its_first_expiry(
@@ -156,7 +159,7 @@ def test_a_forged_cookie_reads_as_signed_out(app: Flask, google: FakeGoogle, tam
     }[tamper]
     client.set_cookie(SESSION_COOKIE, forged)
     assert session_of(client) is None
-    assert session_count(app) == 1
+    assert row_count(app, Session) == 1
 
 
 def test_list_sessions_lists_the_users_live_sessions(app: Flask, google: FakeGoogle) -> None:
@@ -209,7 +212,7 @@ def test_revoke_sessions_signs_out_everywhere(app: Flask, google: FakeGoogle) ->
     response = laptop.post("/api/auth/revoke-sessions", json={}, headers=ORIGIN)
     assert response.get_json() == {"status": True}
     assert session_of(phone) is None and session_of(laptop) is None
-    assert session_count(app) == 0
+    assert row_count(app, Session) == 0
 
 
 def test_revoke_other_sessions_keeps_the_current_one(app: Flask, google: FakeGoogle) -> None:
@@ -228,7 +231,7 @@ def test_sign_out_deletes_the_session_and_clears_the_cookie(app: Flask, google: 
     assert any(
         c.startswith(SESSION_COOKIE + "=;") and "Max-Age=0" in c for c in set_cookies(response)
     )
-    assert session_count(app) == 0
+    assert row_count(app, Session) == 0
     assert session_of(client) is None
 
 
@@ -244,7 +247,7 @@ def test_signing_in_again_replaces_the_browsers_previous_session(
     first = session_of(client)["session"]["id"]
     sign_in(client, "google")
     assert session_of(client)["session"]["id"] != first
-    assert session_count(app) == 1
+    assert row_count(app, Session) == 1
 
 
 @pytest.mark.parametrize(

@@ -19,7 +19,7 @@ from urllib.parse import urlencode
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select
+from sqlalchemy import select
 from werkzeug.test import TestResponse
 from werkzeug.urls import iri_to_uri
 
@@ -33,6 +33,7 @@ from tests.helpers import (
     TRUSTED_ORIGIN,
     path_and_query,
     query_of,
+    row_count,
     sign_in,
     signed_in,
     start_sign_in,
@@ -204,11 +205,6 @@ CALLBACK = f"{BASE_URL}/api/auth/callback/google"
 
 def pending(app: Flask) -> int:
     return counts(app)["pending"]
-
-
-def codes(app: Flask) -> int:
-    with app.app_context():
-        return int(db.session.scalar(select(func.count()).select_from(OAuthCode)) or 0)
 
 
 def assert_refused(response: TestResponse, code: str, value: str) -> None:
@@ -420,7 +416,7 @@ def test_authorize_answers_every_redirect_uri_variant_with_an_error_page(app: Fl
         for extra in ({}, {"prompt": "none"}, {"response_type": "token"}):
             response = browser.get(authorize_url(client.client_id, value, **extra))
             assert_error_page(response, value)
-    assert codes(app) == 0
+    assert row_count(app, OAuthCode) == 0
     # The control: the registered URI, exactly, gets its code.
     good = browser.get(authorize_url(client.client_id, REDIRECT_URI))
     assert good.status_code == 302
@@ -443,7 +439,7 @@ def test_authorize_by_post_answers_every_redirect_uri_variant_with_an_error_page
             code_challenge_method="S256",
         )
         assert_error_page(browser.post("/oauth2/authorize", data=params), value)
-    assert codes(app) == 0
+    assert row_count(app, OAuthCode) == 0
 
 
 @pytest.mark.parametrize("order", ["registered-first", "registered-last"])
