@@ -37,7 +37,7 @@ migrate: $(STAMP)
 ## Serve on http://127.0.0.1:$${PORT:-8000}: SQLite in instance/, dev secrets in keys/, dev sign-in.
 ## gthread workers: the browser talks to gunicorn directly (sync workers belong behind a proxy).
 run: migrate
-	GUNICORN_WORKER_CLASS=$${GUNICORN_WORKER_CLASS:-gthread} $(BIN)/gunicorn -c gunicorn.conf.py wsgi:app
+	GUNICORN_WORKER_CLASS=$${GUNICORN_WORKER_CLASS:-gthread} $(BIN)/python -OO -m gunicorn -c gunicorn.conf.py wsgi:app
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -2,11 +2,16 @@
 
 HOST, PORT, WEB_CONCURRENCY (workers), GUNICORN_WORKER_CLASS, GUNICORN_THREADS and
 GUNICORN_ACCESS_LOG adjust them; command-line flags override anything here.
+
+Start it as `python -OO -m gunicorn -c gunicorn.conf.py wsgi:app`: -OO leaves the docstrings
+and asserts of every loaded module out of each worker's memory (about 5 MB a worker, measured
+in docs/performance.md). No setting in this file can do that for the interpreter it runs in.
 """
 
 import multiprocessing
 import os
 import shutil
+import sys
 import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
@@ -41,6 +46,14 @@ errorlog = "-"
 _OWN_METRICS_DIR = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 if _OWN_METRICS_DIR:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="idp-metrics-")
+
+
+def when_ready(server: object) -> None:
+    if sys.flags.optimize < 2:
+        server.log.warning(  # type: ignore[attr-defined]
+            "Python runs without -OO: each worker holds about 5 MB of docstrings and asserts "
+            "it never uses; start with `python -OO -m gunicorn` (docs/deploy.md)"
+        )
 
 
 def on_exit(server: object) -> None:

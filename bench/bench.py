@@ -226,6 +226,7 @@ class Ours(Server):
         self.flask("db", "upgrade")
         command = [
             self.python,
+            "-OO",  # as production runs it (gunicorn.conf.py)
             "-m",
             "gunicorn",
             "-c",

@@ -40,12 +40,15 @@ class LiveServer:
         workers: int = 2,
         port: int | None = None,
         worker_class: str = "gthread",
+        optimize: bool = True,
     ) -> None:
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.instance = instance
         self.log_path = instance / "gunicorn.log"
         self.workers = workers
+        # -OO, as production runs it (gunicorn.conf.py); False starts it as plain `gunicorn` does.
+        self.python_flags = ["-OO"] if optimize else []
         self.env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("IDP_")},
             "IDP_ENV": "development",
@@ -81,7 +84,10 @@ class LiveServer:
         log = self.log_path.open("wb")
         self._process = subprocess.Popen(
             [
-                str(BIN / "gunicorn"),
+                str(BIN / "python"),
+                *self.python_flags,
+                "-m",
+                "gunicorn",
                 "-c",
                 "gunicorn.conf.py",
                 "--bind",

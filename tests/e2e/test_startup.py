@@ -1,15 +1,18 @@
-"""Starting the server: a refused configuration says why, in one line, and exits non-zero."""
+"""Starting the server: a refused configuration says why, in one line, and exits non-zero;
+gunicorn started without -OO says how production should start it."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from idp.config import generate_key_encryption_key
-from tests.live import PROJECT_ROOT
+from tests.e2e.conftest import live_database_url
+from tests.live import PROJECT_ROOT, LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +85,18 @@ def test_production_refuses_to_start_with_development_conveniences(
     assert result.stderr.strip().startswith("idp: refusing to start:")
     assert reason in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("optimize", [True, False], ids=["python -OO", "plain"])
+def test_gunicorn_started_without_minus_oo_says_how_to_start_it(
+    optimize: bool, migrated_database: str, tmp_path: Path
+) -> None:
+    server = LiveServer(
+        database_url=live_database_url(migrated_database, tmp_path),
+        instance=tmp_path,
+        workers=1,
+        optimize=optimize,
+    )
+    with server:
+        warned = "Python runs without -OO" in server.log()
+    assert warned is not optimize
