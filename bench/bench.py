@@ -668,7 +668,7 @@ def report(
         f"{meta['cpus']} CPUs, {meta['memory_gib']:.0f} GiB"
     )
     add(
-        f"- idp: gunicorn `{primary}` worker class, {meta['workers']} workers"
+        f"- idp: `python -OO -m gunicorn`, `{primary}` worker class, {meta['workers']} workers"
         + (f" × {meta['threads']} threads" if primary == "gthread" else "")
         + ", SQLite (WAL); "
         f"Better Auth: {meta['peer_workers']} node:cluster workers, SQLite (WAL); "
