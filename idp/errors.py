@@ -155,8 +155,9 @@ def _is_browser_page() -> bool:
 
 
 def failure_response(error: ApiError) -> Response:
-    """A failure of ours (the database down, a bug), as the endpoint's reader expects it: a page
-    for a person, JSON for a program."""
+    """An error the endpoint answers itself rather than by redirecting to a client (the
+    database down, a bug, a provider that cannot be reached, a rate limit), as the endpoint's
+    reader expects it: a page for a person, JSON for a program."""
     if _is_browser_page():
         from idp.api.pages import html  # the pages import the API, which imports this module
 
@@ -192,7 +193,7 @@ def _is_api_request() -> bool:
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(ApiError)
     def handle_api_error(error: ApiError) -> Response:
-        return api_error_response(error)
+        return failure_response(error)
 
     @app.errorhandler(HTTPException)
     def handle_http_exception(error: HTTPException) -> Response | HTTPException:

@@ -24,7 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import SQLAlchemyError
 
 from idp.config import Settings
-from idp.errors import ApiError, api_error_response
+from idp.errors import ApiError, failure_response
 from idp.models import RateLimit, db
 from idp.models.base import rows_affected
 
@@ -178,7 +178,7 @@ def init_app(app: Flask, settings: Settings) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     def too_many(error: RateLimitExceeded) -> Any:
-        response = api_error_response(TooManyRequestsError())
+        response = failure_response(TooManyRequestsError())
         current = limiter.current_limit
         retry = int(current.reset_at - time.time()) + 1 if current is not None else 60
         response.headers["Retry-After"] = str(max(1, retry))

@@ -488,13 +488,16 @@ def test_an_unreachable_provider_is_answered_as_documented(
     api = Api(app.test_client(), contract)
     down = api.post_json("/api/auth/sign-in/social", {"provider": "google"}, 502)
     assert down["code"] == "PROVIDER_UNAVAILABLE"
+    # The provider's pages are a person's: the same failure is a page there, with nothing sent
+    # to the client.
     request = AuthRequest(register(app))
     google.fail(Fault.DISCOVERY_DOWN)  # each fault strikes once
-    assert api.get(request.url() + "&provider=google", 502)["code"] == "PROVIDER_UNAVAILABLE"
+    started = api.raw(api.client.get(request.url() + "&provider=google"), 502)
+    assert "could not be reached" in started.get_data(as_text=True)
     return_to = request.url()
     google.fail(Fault.DISCOVERY_DOWN)
     chosen = api.client.post("/oauth2/sign-in", data={"return_to": return_to, "provider": "google"})
-    assert api.answer(chosen, 502)["code"] == "PROVIDER_UNAVAILABLE"
+    assert "could not be reached" in api.raw(chosen, 502).get_data(as_text=True)
 
 
 def test_the_development_sign_in_page_matches_the_document(api: Api) -> None:
@@ -528,11 +531,12 @@ def test_the_development_sign_in_page_is_404_when_off(api: Api) -> None:
         {
             "IDP_RATE_LIMITS": "true",
             "IDP_RATE_LIMIT_SIGN_IN": "1/minute",
+            "IDP_RATE_LIMIT_CALLBACK": "1/minute",
             "IDP_RATE_LIMIT_TOKEN": "1/minute",
         }
     ],
 )
-def test_rate_limited_answers_match_the_document(api: Api, google: FakeGoogle) -> None:
+def test_rate_limited_answers_match_the_document(app: Flask, api: Api, google: FakeGoogle) -> None:
     api.post_json("/api/auth/sign-in/social", {"provider": "google"}, 200)
     limited = api.client.post(
         "/api/auth/sign-in/social", json={"provider": "google"}, headers=ORIGIN
@@ -545,6 +549,11 @@ def test_rate_limited_answers_match_the_document(api: Api, google: FakeGoogle) -
     token_limited = api.client.post("/oauth2/token", data=form)
     assert api.answer(token_limited, 429)["error"] == "temporarily_unavailable"  # OAuth's shape
     assert int(token_limited.headers["Retry-After"]) > 0
+    authorize = AuthRequest(register(app)).url()
+    api.get(authorize, 302)  # to the chooser
+    page = api.raw(api.client.get(authorize), 429)  # a person's browser: a page
+    assert "Too many requests" in page.get_data(as_text=True)
+    assert int(page.headers["Retry-After"]) > 0
 
 
 # -- real responses, signed in ---------------------------------------------------------------------
