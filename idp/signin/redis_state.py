@@ -39,6 +39,11 @@ class RedisPendingSignIns:
     def __init__(self, client: redis.Redis, fallback: DatabasePendingSignIns) -> None:
         self.client = client
         self.fallback = fallback
+        # The database holds only what was saved there while Redis was down. It is purged once
+        # (for what other processes or an earlier run left behind), then only after the last
+        # sign-in this process saved there has expired: not on every sign-in start.
+        self._purged_once = False
+        self._purge_after: datetime | None = None
 
     def save(self, pending: PendingSignIn) -> None:
         ttl = pending.expires_at - pending.created_at
@@ -46,6 +51,8 @@ class RedisPendingSignIns:
         # Redis forgets it a little after the flow would refuse it (the flow's own clock decides).
         if not self._try(self.client.set, self._key(pending.state_hash), value, ex=ttl + _MARGIN):
             self.fallback.save(pending)
+            if self._purge_after is None or pending.expires_at > self._purge_after:
+                self._purge_after = pending.expires_at
 
     def find(self, state: str) -> PendingSignIn | None:
         value = self._try(self.client.get, self._key(token_hash(state)))
@@ -62,7 +69,16 @@ class RedisPendingSignIns:
         return self.fallback.consume(pending)
 
     def purge_expired(self, now: datetime) -> int:
-        return self.fallback.purge_expired(now)  # Redis expires its keys itself
+        """Redis expires its keys itself; the database is purged as ``__init__`` says. Rows that
+        another process saved during an outage are left to that process, or to
+        ``flask data prune``."""
+        due = self._purge_after is not None and now >= self._purge_after
+        if self._purged_once and not due:
+            return 0
+        self._purged_once = True
+        if due:
+            self._purge_after = None
+        return self.fallback.purge_expired(now)
 
     def _key(self, state_hash: str) -> str:
         return f"{self.PREFIX}{state_hash}"

@@ -140,6 +140,38 @@ def test_while_redis_is_down_the_database_stands_in_and_both_are_read(
     client.flushdb()
 
 
+def test_with_redis_the_database_is_purged_only_after_it_stood_in(
+    app: Flask, clock: FrozenClock
+) -> None:
+    def rows() -> int:
+        return int(db.session.scalar(select(func.count()).select_from(SignInState)) or 0)
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    up = RedisPendingSignIns(client, DatabasePendingSignIns())
+    down = RedisPendingSignIns(
+        redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, socket_timeout=0.5),
+        DatabasePendingSignIns(),
+    )
+    start = clock()
+    with app.app_context():
+        down.save(pending(clock, "o" * 43, ttl=60))  # another process's, during an outage
+        assert up.purge_expired(start + timedelta(seconds=61)) == 1  # the first purge looks
+        up.save(pending(clock, "r" * 43, ttl=60))  # in Redis
+        down.save(pending(clock, "x" * 43, ttl=60))
+        assert up.purge_expired(start + timedelta(seconds=61)) == 0  # never stood in: no purge
+        assert rows() == 1
+        assert down.purge_expired(start) == 0  # its first purge: nothing has expired yet
+        assert down.purge_expired(start + timedelta(seconds=30)) == 0  # its row is still live
+        assert down.purge_expired(start + timedelta(seconds=60)) == 1  # now it has expired
+        down.save(pending(clock, "y" * 43, ttl=60))
+        clock.advance(120)
+        up.save(pending(clock, "z" * 43, ttl=60))
+        assert up.purge_expired(clock() + timedelta(seconds=61)) == 0  # not ours: left behind
+        assert rows() == 1
+    client.flushdb()
+
+
 def test_with_redis_configured_a_whole_sign_in_keeps_its_state_there(
     make_app: Callable[..., Flask], google: FakeGoogle
 ) -> None:
