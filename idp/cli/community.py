@@ -175,6 +175,7 @@ def _user_row(user: User, *, detailed: bool = False) -> dict[str, Any]:
             "nameColor": shown.name_color,
             "badges": shown.badges,
             "flair": shown.flair,
+            "flairs": [moderation.flair_json(f) for f in moderation.available_flairs(user.id)],
             "bannedAt": iso(user.banned_at) if user.banned_at else None,
             "banReason": user.ban_reason,
             "accounts": [a.provider_id for a in user.accounts],
@@ -277,6 +278,20 @@ def users_set_flair(
         except PresentationError as error:
             raise _refuse(str(error)) from None
     _show(found, as_json, f"Flair of {found.id} updated.")
+
+
+@users.command("remove-flair")
+@click.argument("user")
+@click.argument("flair")
+@ACTOR_OPTION
+@JSON_OPTION
+def users_remove_flair(user: str, flair: str, actor: str, as_json: bool) -> None:
+    """Take the flair with id FLAIR (see `users show`) out of USER's list; if USER was showing
+    it, they show none."""
+    found = _user(user)
+    if not moderation.remove_flair(found, flair, now=get_runtime().now(), actor=actor):
+        raise _refuse(f"{found.id} has no flair {flair}")
+    _show(found, as_json, f"Removed flair {flair} from {found.id}.")
 
 
 @users.command("set-name-color")

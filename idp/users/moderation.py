@@ -115,6 +115,21 @@ def clear_flair(user: User, *, now: datetime, random: Randomness, actor: str) ->
     record("user.flair_cleared", actor=actor, subject=user.id)
 
 
+def remove_flair(user: User, flair_id: str, *, now: datetime, actor: str) -> bool:
+    """An admin takes a flair out of a user's list (and off display, if it was showing).
+    False if the user has no such flair."""
+    flair = db.session.get(Flair, flair_id)
+    if flair is None or flair.user_id != user.id:
+        return False
+    if user.flair_id == flair_id:
+        user.flair_id = None
+    user.updated_at = now
+    db.session.delete(flair)
+    db.session.commit()
+    record("user.flair_removed", actor=actor, subject=user.id, flair=flair_id)
+    return True
+
+
 def set_role(user: User, role: str, *, now: datetime, random: Randomness, actor: str) -> None:
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")

@@ -65,6 +65,7 @@ COMMANDS = [
     ("users", "grant-badge"),
     ("users", "revoke-badge"),
     ("users", "set-flair"),
+    ("users", "remove-flair"),
     ("users", "set-name-color"),
     ("users", "promote"),
     ("users", "demote"),
@@ -423,6 +424,7 @@ def test_users_show_finds_a_user_by_id_or_by_email(app: Flask, ada: SignedIn) ->
         "nameColor": None,
         "badges": [],
         "flair": None,
+        "flairs": [],
         "bannedAt": None,
         "banReason": None,
         "accounts": ["google"],
@@ -507,6 +509,39 @@ def test_set_flair_clear_shows_no_flair(app: Flask, ada: SignedIn) -> None:
     assert shown["flair"] is None
     assert session_of(ada.browser)["user"]["flair"] is None
     assert human(app, "users", "set-flair", ada.id, "--clear") == f"Flair of {ada.id} updated."
+
+
+def test_remove_flair_takes_it_out_of_the_list_and_off_display(app: Flask, ada: SignedIn) -> None:
+    kept = run(app, "users", "set-flair", ada.id, "👩\u200d💻")["flair"]
+    shown = run(app, "users", "set-flair", ada.id, "🔥 OG")["flair"]
+
+    out = human(app, "users", "remove-flair", ada.id, shown["id"])
+    assert out == f"Removed flair {shown['id']} from {ada.id}."
+    assert session_of(ada.browser)["user"]["flair"] is None
+    assert ada.browser.get("/api/auth/list-flairs").get_json() == [kept]
+    picked = ada.browser.post("/api/auth/update-user", json={"flair": shown["id"]}, headers=ORIGIN)
+    assert picked.status_code == 400  # no longer theirs to pick
+
+    run(app, "users", "set-flair", ada.id, "🔥 OG again")
+    after = run(app, "users", "remove-flair", ada.id, kept["id"])  # not the one showing
+    assert after["flair"]["text"] == "🔥 OG again"
+    assert [f["text"] for f in after["flairs"]] == ["🔥 OG again"]
+    events = run(app, "audit", "list", "--action", "user.flair_removed")
+    assert {(e["subject"], e["details"]["flair"]) for e in events} == {
+        (ada.id, kept["id"]),
+        (ada.id, shown["id"]),
+    }
+
+
+def test_remove_flair_refuses_a_flair_that_is_not_the_users(
+    app: Flask, ada: SignedIn, google: FakeGoogle
+) -> None:
+    flair = run(app, "users", "set-flair", ada.id, "🔥 OG")["flair"]
+    other = grace_signs_in(app, google)
+    refused = cli(app, "users", "remove-flair", other.id, flair["id"])
+    assert refused.exit_code != 0
+    assert f"has no flair {flair['id']}" in refused.output
+    assert session_of(ada.browser)["user"]["flair"] == flair
 
 
 def test_set_name_color_answers_with_a_sentence_or_the_user(app: Flask, ada: SignedIn) -> None:
