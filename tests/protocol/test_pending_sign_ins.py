@@ -116,16 +116,25 @@ def test_redis_keys_expire_a_little_after_the_sign_in(clock: FrozenClock) -> Non
     client.flushdb()
 
 
+def up_and_down() -> tuple[redis.Redis, RedisPendingSignIns, RedisPendingSignIns]:
+    """An emptied Redis, a store on it, and a store whose Redis cannot be reached (two hosts
+    during an outage of one's Redis), both over the same database."""
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    unreachable = redis.Redis(
+        host="127.0.0.1", port=1, socket_connect_timeout=0.5, socket_timeout=0.5
+    )
+    return (
+        client,
+        RedisPendingSignIns(client, DatabasePendingSignIns()),
+        RedisPendingSignIns(unreachable, DatabasePendingSignIns()),
+    )
+
+
 def test_while_redis_is_down_the_database_stands_in_and_both_are_read(
     app: Flask, clock: FrozenClock
 ) -> None:
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    up = RedisPendingSignIns(client, DatabasePendingSignIns())
-    down = RedisPendingSignIns(
-        redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, socket_timeout=0.5),
-        DatabasePendingSignIns(),
-    )
+    client, up, down = up_and_down()
     with app.app_context():
         in_redis, in_database = pending(clock, "r" * 43), pending(clock, "d" * 43)
         up.save(in_redis)
@@ -146,13 +155,7 @@ def test_with_redis_the_database_is_purged_only_after_it_stood_in(
     def rows() -> int:
         return int(db.session.scalar(select(func.count()).select_from(SignInState)) or 0)
 
-    client = redis.Redis.from_url(REDIS_URL)
-    client.flushdb()
-    up = RedisPendingSignIns(client, DatabasePendingSignIns())
-    down = RedisPendingSignIns(
-        redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5, socket_timeout=0.5),
-        DatabasePendingSignIns(),
-    )
+    client, up, down = up_and_down()
     start = clock()
     with app.app_context():
         down.save(pending(clock, "o" * 43, ttl=60))  # another process's, during an outage
