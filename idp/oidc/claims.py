@@ -9,18 +9,13 @@ from idp.models import User
 from idp.runtime import get_runtime
 from idp.sessions.store import UserView
 from idp.users import moderation
-from idp.users.presentation import Presentation
 
-
-def _presentation(user: User | UserView) -> Presentation:
-    return moderation.presentation(user, get_runtime().now())
-
-
+# Each claim reads only what it needs: the badges and the flair are a query each.
 CLAIM_SOURCES: dict[str, Callable[[User | UserView], Any]] = {
     "name_color": lambda user: user.name_color,
     "role": lambda user: user.role,
-    "badges": lambda user: _presentation(user).badges,
-    "flair": lambda user: _presentation(user).flair,
+    "badges": lambda user: moderation.shown_badges(user.id, get_runtime().now()),
+    "flair": moderation.shown_flair,
     "name": lambda user: user.name,
     "preferred_username": lambda user: user.name,
     "picture": lambda user: user.image,

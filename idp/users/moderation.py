@@ -55,14 +55,21 @@ def badge_json(badge: Badge) -> dict[str, Any]:
     return {"id": badge.id, "label": badge.label, "icon": badge.icon_url, "color": badge.color}
 
 
-def presentation(user: User | UserView, now: datetime) -> Presentation:
+def shown_flair(user: User | UserView) -> dict[str, Any] | None:
+    """The flair the user shows: one of theirs, or none."""
     flair = db.session.get(Flair, user.flair_id) if user.flair_id else None
-    if flair is not None and flair.user_id != user.id:
-        flair = None
+    return flair_json(flair) if flair is not None and flair.user_id == user.id else None
+
+
+def shown_badges(user_id: str, now: datetime) -> list[dict[str, Any]]:
+    return [badge_json(b) for b in badges.shown(user_id, now)]
+
+
+def presentation(user: User | UserView, now: datetime) -> Presentation:
     return Presentation(
         name_color=user.name_color,
-        badges=[badge_json(b) for b in badges.shown(user.id, now)],
-        flair=flair_json(flair) if flair else None,
+        badges=shown_badges(user.id, now),
+        flair=shown_flair(user),
         role=user.role,
     )
 

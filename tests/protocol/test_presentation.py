@@ -14,9 +14,12 @@ from click.testing import Result
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc.jwk import KeySet
+from sqlalchemy import event
 from werkzeug.test import TestResponse
 
 from idp.keys import jose
+from idp.models import User, db
+from idp.oidc.claims import user_claims
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle, FakeUser
 from tests.helpers import ORIGIN, session_of, signed_in
@@ -412,6 +415,28 @@ def test_the_chat_scope_releases_the_presentation_in_the_id_token_and_at_userinf
     assert claims["sub"] == user_id
     assert {k: claims[k] for k in CHAT_CLAIMS} == expected
     assert info == {"sub": user_id, **expected}
+
+
+def test_the_chat_claims_cost_one_query_for_the_badges_and_one_for_the_flair(
+    app: Flask, google: FakeGoogle
+) -> None:
+    browser = signed_in(app)
+    user_id = dressed_up(app, browser)
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(statement)
+
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert user is not None
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            claims = user_claims(user, CHAT_CLAIMS)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+    assert claims["badges"] and claims["flair"]
+    assert len(statements) == 2, statements
 
 
 def test_without_the_chat_scope_the_presentation_is_not_released(
