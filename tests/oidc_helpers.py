@@ -6,9 +6,12 @@ import base64
 import hashlib
 import json
 import secrets
+import threading
+import time
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode
 
 from flask import Flask
 from flask.testing import FlaskClient
@@ -157,3 +160,42 @@ def tokens_for(
     assert answer.status_code == 200, answer.get_data(as_text=True)
     body: dict[str, Any] = answer.get_json()
     return body
+
+
+class LogoutReceiver:
+    """A client's back-channel logout endpoint on loopback: records what it is sent."""
+
+    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
+        self.received: list[dict[str, Any]] = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                time.sleep(delay)
+                length = int(self.headers.get("Content-Length", "0"))
+                body = self.rfile.read(length).decode()
+                receiver.received.append(
+                    {
+                        "path": self.path,
+                        "content_type": self.headers.get("Content-Type"),
+                        "form": parse_qs(body),
+                    }
+                )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/backchannel-logout?rp=1"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def tokens(self) -> list[str]:
+        return [r["form"]["logout_token"][0] for r in self.received]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -8,7 +8,7 @@ from idp import audit
 from idp.api import body
 from idp.api.blueprint import bp
 from idp.api.serializers import get_session_json, session_json
-from idp.oidc import store as oidc_store
+from idp.oidc import backchannel
 from idp.runtime import get_runtime
 from idp.sessions import current as sessions
 from idp.sessions import store
@@ -35,7 +35,7 @@ def sign_out() -> Response:
     current = sessions.current_session(refresh=False)
     if current is not None:
         store.delete_session(current.session.id)
-        oidc_store.revoke_online_grants(
+        backchannel.sessions_ended(
             current.user.id, get_runtime().now(), session_id=current.session.id
         )
     sessions.end_cookie()
@@ -55,7 +55,7 @@ def revoke_session() -> Response:
     # Better Auth takes the session token here; we take the session id that stands for it.
     session_id = body.required_string(body.json_body(), "token", max_length=128)
     if store.delete_session(session_id, user_id=current.user.id):
-        oidc_store.revoke_online_grants(current.user.id, get_runtime().now(), session_id=session_id)
+        backchannel.sessions_ended(current.user.id, get_runtime().now(), session_id=session_id)
         audit.record(
             "session.revoked", actor=current.user.id, subject=current.user.id, session=session_id
         )
@@ -68,7 +68,7 @@ def revoke_session() -> Response:
 def revoke_sessions() -> Response:
     current = sessions.require_session()
     count = store.delete_for_user(current.user.id)
-    oidc_store.revoke_online_grants(current.user.id, get_runtime().now())
+    backchannel.sessions_ended(current.user.id, get_runtime().now())
     audit.record("session.revoked_all", actor=current.user.id, subject=current.user.id, count=count)
     sessions.end_cookie()
     return _no_store(jsonify({"status": True}))
@@ -78,7 +78,7 @@ def revoke_sessions() -> Response:
 def revoke_other_sessions() -> Response:
     current = sessions.require_session()
     count = store.delete_for_user(current.user.id, keep=current.session.id)
-    oidc_store.revoke_online_grants(
+    backchannel.sessions_ended(
         current.user.id, get_runtime().now(), keep_session=current.session.id
     )
     audit.record(

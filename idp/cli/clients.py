@@ -33,6 +33,7 @@ def _row(client: OAuthClient) -> dict[str, Any]:
         "scopes": client.scopes.split(),
         "grant_types": client.grant_types,
         "first_party": client.first_party,
+        "backchannel_logout_uri": client.backchannel_logout_uri,
         "created": iso(client.created_at),
     }
 
@@ -62,6 +63,9 @@ def _find(client_id: str) -> OAuthClient:
 @click.option("--grant-type", "grant_types", multiple=True, type=GRANT_CHOICE, help="(repeat)")
 @click.option("--first-party", is_flag=True, help="Ours: users are not asked for consent.")
 @click.option(
+    "--backchannel-logout-uri", help="Where to POST a logout token when a user's session ends."
+)
+@click.option(
     "--auth-method",
     type=click.Choice(["client_secret_basic", "client_secret_post"]),
     default="client_secret_basic",
@@ -76,6 +80,7 @@ def create(
     scopes: tuple[str, ...],
     grant_types: tuple[str, ...],
     first_party: bool,
+    backchannel_logout_uri: str | None,
     auth_method: str,
     as_json: bool,
 ) -> None:
@@ -89,6 +94,7 @@ def create(
         grant_types=grant_types or ("authorization_code", "refresh_token"),
         first_party=first_party,
         auth_method=auth_method,
+        backchannel_logout_uri=backchannel_logout_uri or None,
     )
     try:
         client, secret = registry.create(spec, get_runtime())
@@ -135,6 +141,7 @@ def show(client_id: str, as_json: bool) -> None:
 @click.option("--scope", "scopes", multiple=True, type=SCOPE_CHOICE, help="Replaces the list.")
 @click.option("--grant-type", "grant_types", multiple=True, type=GRANT_CHOICE, help="Replaces it.")
 @click.option("--first-party/--third-party", default=None)
+@click.option("--backchannel-logout-uri", help="Replaces it; an empty value removes it.")
 @JSON_OPTION
 def update(
     client_id: str,
@@ -144,6 +151,7 @@ def update(
     scopes: tuple[str, ...],
     grant_types: tuple[str, ...],
     first_party: bool | None,
+    backchannel_logout_uri: str | None,
     as_json: bool,
 ) -> None:
     """Change a client's settings; options not given keep their value."""
@@ -162,6 +170,8 @@ def update(
         changes["grant_types"] = grant_types
     if first_party is not None:
         changes["first_party"] = first_party
+    if backchannel_logout_uri is not None:
+        changes["backchannel_logout_uri"] = backchannel_logout_uri or None
     try:
         registry.update(client, replace(spec, **changes), get_runtime())
     except registry.ClientError as error:

@@ -48,6 +48,8 @@ class OAuthClient(ClientRules, db.Model):  # type: ignore[name-defined,misc]
     token_endpoint_auth_method: Mapped[str] = mapped_column(String(32))
     redirect_uris: Mapped[list[str]] = mapped_column(JSON)
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON)
+    # OpenID Connect Back-Channel Logout 1.0: where we POST a logout token when a session ends.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
     scopes: Mapped[str] = mapped_column(Text)  # space-separated, what the client may ask for
     grant_types: Mapped[list[str]] = mapped_column(JSON)
     first_party: Mapped[bool] = mapped_column(Boolean, default=False)

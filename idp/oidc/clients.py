@@ -46,6 +46,7 @@ class ClientSpec:
     grant_types: Sequence[str] = ("authorization_code", "refresh_token")
     first_party: bool = False
     auth_method: str = "client_secret_basic"
+    backchannel_logout_uri: str | None = None
 
 
 def validated(spec: ClientSpec) -> ClientSpec:
@@ -69,6 +70,9 @@ def validated(spec: ClientSpec) -> ClientSpec:
         check_redirect_uri(uri)
     for uri in spec.post_logout_redirect_uris:
         check_redirect_uri(uri, "post-logout redirect URI")
+    if spec.backchannel_logout_uri is not None:
+        # Back-Channel Logout 2.2: absolute, may carry a query, never a fragment.
+        check_redirect_uri(spec.backchannel_logout_uri, "back-channel logout URI")
     return spec
 
 
@@ -87,6 +91,7 @@ def create(spec: ClientSpec, runtime: Runtime) -> tuple[OAuthClient, str | None]
         scopes=" ".join(dict.fromkeys(spec.scopes)),
         grant_types=list(dict.fromkeys(spec.grant_types)),
         first_party=spec.first_party,
+        backchannel_logout_uri=spec.backchannel_logout_uri,
         created_at=now,
         updated_at=now,
     )
@@ -103,6 +108,7 @@ def spec_of(client: OAuthClient) -> ClientSpec:
         scopes=client.scopes.split(),
         grant_types=client.grant_types,
         first_party=client.first_party,
+        backchannel_logout_uri=client.backchannel_logout_uri,
         auth_method="client_secret_basic"
         if client.is_public
         else client.token_endpoint_auth_method,
@@ -121,6 +127,7 @@ def update(client: OAuthClient, spec: ClientSpec, runtime: Runtime) -> OAuthClie
     client.scopes = " ".join(dict.fromkeys(spec.scopes))
     client.grant_types = list(dict.fromkeys(spec.grant_types))
     client.first_party = spec.first_party
+    client.backchannel_logout_uri = spec.backchannel_logout_uri
     if not client.is_public:
         client.token_endpoint_auth_method = spec.auth_method
     client.updated_at = runtime.now()

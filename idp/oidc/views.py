@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from idp.api.pages import html
 from idp.keys import jose
 from idp.models import OAuthClient, User, db
-from idp.oidc import rules, store
+from idp.oidc import backchannel, rules, store
 from idp.oidc.claims import user_claims
 from idp.oidc.server import AuthorizationServer, AuthorizedUser
 from idp.runtime import get_runtime
@@ -99,7 +99,8 @@ def discovery() -> Response:
         "prompt_values_supported": sorted(rules.PROMPT_VALUES),
         "authorization_response_iss_parameter_supported": True,
         "frontchannel_logout_supported": False,
-        "backchannel_logout_supported": False,
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
     }
     response = jsonify(document)
     response.headers["Cache-Control"] = "public, max-age=3600"
@@ -534,5 +535,6 @@ def end_first_party_session(user_id: str, session_id: str) -> None:
     runtime = get_runtime()
     session_store.delete_session(session_id)
     # Tokens that exist only because of this session end with it; offline access survives.
-    store.revoke_online_grants(user_id, runtime.now(), session_id=session_id)
+    # The clients signed in from it hear about it (back-channel logout).
+    backchannel.sessions_ended(user_id, runtime.now(), session_id=session_id)
     sessions.end_cookie()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from idp.oidc import backchannel
 from idp.oidc.server import create_server
 from idp.oidc.views import SERVER_KEY, oidc
 
@@ -11,3 +12,4 @@ from idp.oidc.views import SERVER_KEY, oidc
 def init_app(app: Flask) -> None:
     app.extensions[SERVER_KEY] = create_server(app)
     app.register_blueprint(oidc)
+    backchannel.init_app(app)

@@ -38,6 +38,7 @@ class Metrics:
     signins: Counter
     tokens: Counter
     upstream: Histogram
+    backchannel_logouts: Counter
 
 
 def create_metrics() -> Metrics:
@@ -69,6 +70,12 @@ def create_metrics() -> Metrics:
             "Time an upstream provider took, by outcome",
             ["provider", "outcome"],
             buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
+            registry=registry,
+        ),
+        backchannel_logouts=Counter(
+            "idp_backchannel_logouts",
+            "Logout tokens sent to clients, by outcome",
+            ["outcome"],
             registry=registry,
         ),
     )

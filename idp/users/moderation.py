@@ -9,7 +9,7 @@ from sqlalchemy import delete, or_, select
 
 from idp.audit import record
 from idp.models import Badge, Flair, OAuthToken, User, db
-from idp.oidc import store as oidc_store
+from idp.oidc import backchannel
 from idp.runtime import Randomness
 from idp.sessions import store as sessions
 from idp.sessions.store import UserView
@@ -148,7 +148,7 @@ def set_role(user: User, role: str, *, now: datetime, random: Randomness, actor:
 def revoke_everything(user_id: str, now: datetime) -> int:
     """Every session and every OpenID grant (with its access and refresh tokens), at once."""
     count = sessions.delete_for_user(user_id)
-    oidc_store.revoke_user_grants(user_id, now)
+    backchannel.sessions_ended(user_id, now, offline_too=True)
     return count
 
 
@@ -172,7 +172,7 @@ def delete_user(user: User, *, now: datetime, random: Randomness, actor: str) ->
     """Erase the user: profile, linked accounts, sessions, badges, flairs, consents, grants and
     tokens. The audit trail keeps that it happened, by id, with no personal data."""
     user_id = user.id
-    oidc_store.revoke_user_grants(user_id, now)
+    backchannel.sessions_ended(user_id, now, offline_too=True)
     db.session.execute(delete(OAuthToken).where(OAuthToken.user_id == user_id))
     db.session.delete(user)
     db.session.commit()

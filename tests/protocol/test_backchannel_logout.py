@@ -1,0 +1,253 @@
+"""OpenID Connect Back-Channel Logout 1.0: when a user's sessions end, every client that signed
+the user in from one of them and registered a ``backchannel_logout_uri`` gets a logout token,
+and an unreachable client never holds up the sign-out."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from joserfc.jwk import KeySet
+
+from idp.keys import jose
+from idp.oidc import backchannel
+from idp.ops.metrics import metrics
+from tests.helpers import BASE_URL, ORIGIN, signed_in
+from tests.oidc_helpers import (
+    LogoutReceiver,
+    RegisteredClient,
+    id_token_claims,
+    register,
+    tokens_for,
+)
+
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+@pytest.fixture
+def receiver() -> Iterator[LogoutReceiver]:
+    found = LogoutReceiver()
+    yield found
+    found.close()
+
+
+def delivered(app: Flask) -> None:
+    backchannel.sender_of(app).wait()
+
+
+def verified(browser: FlaskClient, token: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    keys = KeySet.import_key_set(browser.get("/.well-known/jwks.json").get_json())
+    return jose.verify_signature(token, keys)
+
+
+def signed_in_at(
+    app: Flask, client: RegisteredClient, scope: str = "openid"
+) -> tuple[FlaskClient, dict[str, Any]]:
+    """A browser signed in here and at ``client``; the client's ID token claims."""
+    browser = signed_in(app)
+    tokens = tokens_for(browser, client, scope)
+    return browser, id_token_claims(browser, tokens["id_token"])
+
+
+def outcomes(app: Flask, outcome: str) -> float:
+    value: float = metrics(app).backchannel_logouts.labels(outcome)._value.get()
+    return value
+
+
+def test_the_logout_token_claims_follow_section_2_4() -> None:
+    now = datetime(2026, 11, 27, 1, 0, tzinfo=UTC)
+    claims = backchannel.logout_token_claims(
+        issuer="https://id.example", client_id="c1", subject="u1", session_id="s1", now=now, jti="j"
+    )
+    assert claims == {
+        "iss": "https://id.example",
+        "aud": "c1",
+        "iat": int(now.timestamp()),
+        "exp": int(now.timestamp()) + 120,
+        "jti": "j",
+        "sub": "u1",
+        "sid": "s1",
+        "events": {EVENT: {}},
+    }
+
+
+def test_discovery_says_back_channel_logout_with_sessions_is_supported(app: Flask) -> None:
+    document = app.test_client().get("/.well-known/openid-configuration").get_json()
+    assert document["backchannel_logout_supported"] is True
+    assert document["backchannel_logout_session_supported"] is True
+
+
+def test_signing_out_sends_the_client_a_logout_token_it_can_verify(
+    app: Flask, receiver: LogoutReceiver
+) -> None:
+    client = register(app, "--backchannel-logout-uri", receiver.url)
+    browser, id_token = signed_in_at(app, client)
+
+    assert browser.post("/api/auth/sign-out", headers=ORIGIN).status_code == 200
+    delivered(app)
+
+    (request,) = receiver.received
+    assert request["path"] == "/backchannel-logout?rp=1"
+    assert request["content_type"] == "application/x-www-form-urlencoded"
+    header, claims = verified(browser, request["form"]["logout_token"][0])
+    assert header["typ"] == "logout+jwt"
+    assert header["alg"] == "RS256"
+    assert claims["iss"] == BASE_URL
+    assert claims["aud"] == client.client_id
+    assert (claims["sub"], claims["sid"]) == (id_token["sub"], id_token["sid"])
+    assert claims["events"] == {EVENT: {}}
+    assert claims["exp"] - claims["iat"] == 120
+    assert claims["jti"]
+    assert "nonce" not in claims
+    assert outcomes(app, "delivered") == 1
+
+
+def test_logout_at_the_provider_and_revoking_sessions_tell_the_client_too(
+    app: Flask, receiver: LogoutReceiver
+) -> None:
+    client = register(app, "--backchannel-logout-uri", receiver.url)
+    browser, first = signed_in_at(app, client)
+    tokens = tokens_for(browser, client, "openid")
+    browser.get("/oauth2/logout", query_string={"id_token_hint": tokens["id_token"]})
+    delivered(app)
+    assert [verified(browser, t)[1]["sid"] for t in receiver.tokens()] == [first["sid"]]
+
+    again, second = signed_in_at(app, client)
+    assert again.post("/api/auth/revoke-sessions", headers=ORIGIN).status_code == 200
+    delivered(app)
+    assert [verified(again, t)[1]["sid"] for t in receiver.tokens()[1:]] == [second["sid"]]
+
+
+def test_only_the_sessions_that_end_are_announced_once_per_client(
+    app: Flask, receiver: LogoutReceiver
+) -> None:
+    client = register(app, "--backchannel-logout-uri", receiver.url)
+    kept, _ = signed_in_at(app, client)
+    tokens_for(kept, client, "openid")  # a second grant from the same session: one notice
+    ended, other = signed_in_at(app, client)  # the same user, another session
+
+    answer = kept.post("/api/auth/revoke-other-sessions", headers=ORIGIN)
+    assert answer.status_code == 200
+    delivered(app)
+
+    assert [verified(kept, t)[1]["sid"] for t in receiver.tokens()] == [other["sid"]]
+    assert ended.get("/api/auth/get-session").get_json() is None
+
+
+def test_a_ban_tells_every_client_of_every_session_offline_access_included(
+    app: Flask, receiver: LogoutReceiver
+) -> None:
+    client = register(app, "--backchannel-logout-uri", receiver.url)
+    browser, first = signed_in_at(app, client, "openid offline_access")
+    _, second = signed_in_at(app, client)
+
+    banned = app.test_cli_runner().invoke(args=["users", "ban", first["sub"]])
+    assert banned.exit_code == 0, banned.output
+    delivered(app)
+
+    sids = sorted(verified(browser, t)[1]["sid"] for t in receiver.tokens())
+    assert sids == sorted([first["sid"], second["sid"]])
+
+
+def test_clients_without_a_uri_and_other_users_hear_nothing(
+    app: Flask, receiver: LogoutReceiver
+) -> None:
+    silent = register(app)
+    listening = register(app, "--backchannel-logout-uri", receiver.url)
+    browser, _ = signed_in_at(app, silent)
+    bystander, _ = signed_in_at(app, listening)
+    bystander.post("/api/auth/sign-out", headers=ORIGIN)
+    delivered(app)
+    receiver.received.clear()
+
+    assert browser.post("/api/auth/sign-out", headers=ORIGIN).status_code == 200
+    delivered(app)
+
+    assert receiver.received == []
+
+
+def test_an_unreachable_or_slow_client_does_not_hold_up_the_sign_out(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    slow = LogoutReceiver(delay=2.0)
+    try:
+        unreachable = register(app, "--backchannel-logout-uri", "http://127.0.0.1:1/logout")
+        waiting = register(app, "--backchannel-logout-uri", slow.url)
+        browser, _ = signed_in_at(app, unreachable)
+        tokens_for(browser, waiting, "openid")
+
+        started = time.monotonic()
+        answer = browser.post("/api/auth/sign-out", headers=ORIGIN)
+        took = time.monotonic() - started
+        delivered(app)
+    finally:
+        slow.close()
+
+    assert answer.status_code == 200
+    assert took < 1.5, f"the sign-out waited {took:.1f} s for the clients"
+    assert len(slow.received) == 1
+    assert outcomes(app, "unreachable") == 1
+    failure = f"back-channel logout to client {unreachable.client_id} failed: ConnectionError"
+    assert failure in caplog.text
+    assert slow.tokens()[0] not in caplog.text
+
+
+def test_a_refusing_client_is_counted_as_refused(app: Flask) -> None:
+    refusing = LogoutReceiver(status=400)
+    try:
+        client = register(app, "--backchannel-logout-uri", refusing.url)
+        browser, _ = signed_in_at(app, client)
+        browser.post("/api/auth/sign-out", headers=ORIGIN)
+        delivered(app)
+    finally:
+        refusing.close()
+    assert len(refusing.received) == 1
+    assert outcomes(app, "refused") == 1
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "http://rp.example/logout",
+        "https://rp.example/logout#frag",
+        "not a url",
+        "ftp://rp.example/",
+    ],
+)
+def test_a_back_channel_logout_uri_must_be_https_or_loopback_without_fragment(
+    app: Flask, uri: str
+) -> None:
+    command = ["clients", "create", "--name", "RP", "--redirect-uri", "https://rp.example/cb"]
+    refused = app.test_cli_runner().invoke(args=[*command, "--backchannel-logout-uri", uri])
+    assert refused.exit_code != 0
+    assert "back-channel logout URI" in refused.output
+
+
+def test_the_uri_is_shown_changed_and_removed_with_flask_clients(app: Flask) -> None:
+    client = register(app, "--backchannel-logout-uri", "https://rp.example/bc")
+    runner = app.test_cli_runner()
+
+    def shown() -> Any:
+        import json
+
+        result = runner.invoke(args=["clients", "show", client.client_id, "--json"])
+        return json.loads(result.output)["backchannel_logout_uri"]
+
+    assert shown() == "https://rp.example/bc"
+    runner.invoke(
+        args=[
+            "clients",
+            "update",
+            client.client_id,
+            "--backchannel-logout-uri",
+            "https://rp.example/v2",
+        ]
+    )
+    assert shown() == "https://rp.example/v2"
+    runner.invoke(args=["clients", "update", client.client_id, "--backchannel-logout-uri", ""])
+    assert shown() is None
