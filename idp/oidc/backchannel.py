@@ -13,10 +13,12 @@ not followed. The outcome is logged and counted by client, never the token.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -40,6 +42,7 @@ JWT_TYPE = "logout+jwt"  # section 2.4, explicit typing (RFC 8725 3.11)
 TOKEN_TTL = 120  # seconds: long enough for the client to receive it, short against replays
 POST_TIMEOUT = 5.0
 QUEUE_CAPACITY = 1000
+DRAIN_SECONDS = 10.0  # at exit, how long to go on sending what is queued
 
 
 def logout_token_claims(
@@ -188,8 +191,18 @@ class Sender:
                         target=self._run, args=(self._queue,), name="backchannel", daemon=True
                     )
                     self._thread.start()
+                    if self._pid != pid:
+                        # A flask command (a ban, revoke-sessions) exits right after queueing.
+                        atexit.register(self._drain, self._queue)
                     self._pid = pid
         return self._queue
+
+    @staticmethod
+    def _drain(deliveries: queue.Queue[Delivery]) -> None:
+        """At interpreter exit: let the thread finish what is queued, for a bounded time."""
+        deadline = time.monotonic() + DRAIN_SECONDS
+        while deliveries.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _run(self, deliveries: queue.Queue[Delivery]) -> None:
         while True:

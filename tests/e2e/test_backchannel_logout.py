@@ -106,3 +106,35 @@ def test_a_sign_out_through_gunicorn_reaches_the_client(
     while counted not in requests.get(f"{live_server.url}/metrics", timeout=10).text:
         assert time.monotonic() < deadline, "the delivery was not counted"
         time.sleep(0.1)
+
+
+def _flask(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "flask", *args],
+        cwd=PROJECT_ROOT,
+        env=server.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_a_ban_from_the_command_line_is_sent_before_the_command_exits(
+    live_server: LiveServer, live_google: FakeGoogle
+) -> None:
+    receiver = LogoutReceiver()
+    user_id = ""
+    try:
+        client = _register(live_server, receiver)
+        browser = _signed_in(live_server)
+        _id_token(live_server, browser, client)
+        user_id = browser.get(f"{live_server.url}/api/auth/get-session").json()["user"]["id"]
+
+        banned = _flask(live_server, "users", "ban", user_id)
+
+        assert banned.returncode == 0, banned.stderr + banned.stdout
+        assert len(receiver.received) == 1  # no waiting: the command drained its queue
+    finally:
+        receiver.close()
+        if user_id:
+            _flask(live_server, "users", "unban", user_id)

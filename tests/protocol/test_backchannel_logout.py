@@ -4,9 +4,12 @@ and an unreachable client never holds up the sign-out."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from joserfc.jwk import KeySet
 
+from idp.config import PROJECT_ROOT
 from idp.keys import jose
 from idp.oidc import backchannel
 from idp.ops.metrics import metrics
@@ -251,3 +255,23 @@ def test_the_uri_is_shown_changed_and_removed_with_flask_clients(app: Flask) -> 
     assert shown() == "https://rp.example/v2"
     runner.invoke(args=["clients", "update", client.client_id, "--backchannel-logout-uri", ""])
     assert shown() is None
+
+
+def test_a_process_that_exits_sends_what_it_queued_first(tmp_path: Path) -> None:
+    """A flask command (a ban) queues its logout tokens and exits at once: the queue is drained
+    at exit, within a bound, rather than dropped with the sender thread."""
+    sent = tmp_path / "sent"
+    probe = (
+        "import pathlib, time\n"
+        "from idp.oidc.backchannel import Delivery, Sender\n"
+        "def post(uri, token):\n"
+        "    time.sleep(1.0)\n"
+        f"    pathlib.Path({str(sent)!r}).write_text(token)\n"
+        "    return 200\n"
+        "Sender(post, lambda outcome: None).send(Delivery('c1', 'https://rp.example/bc', 'tok'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 0, done.stderr
+    assert sent.read_text() == "tok"
