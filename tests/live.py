@@ -69,15 +69,22 @@ class LiveServer:
         }
         self._process: subprocess.Popen[bytes] | None = None
 
-    def migrate(self) -> None:
-        subprocess.run(
-            [sys.executable, "-m", "flask", "db", "upgrade"],
+    def flask(self, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        """A ``flask`` command against this server's database and settings, as an operator on
+        its host would run it."""
+        return subprocess.run(
+            [sys.executable, "-m", "flask", *args],
             cwd=PROJECT_ROOT,
             env=self.env,
-            check=True,
             capture_output=True,
-            timeout=120,
+            text=True,
+            timeout=timeout,
         )
+
+    def migrate(self) -> None:
+        migrated = self.flask("db", "upgrade")
+        if migrated.returncode != 0:
+            raise RuntimeError(f"flask db upgrade:\n{migrated.stdout}{migrated.stderr}")
 
     def start(self) -> LiveServer:
         self.migrate()

@@ -4,8 +4,6 @@ the session, and the client gets a token it can verify with the JWKS."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 
 import pytest
@@ -15,34 +13,24 @@ from joserfc.jwk import KeySet
 from idp.keys import jose
 from tests.fakes import FakeGoogle
 from tests.helpers import query_of
-from tests.live import PROJECT_ROOT, LiveServer
+from tests.live import LiveServer
 from tests.oidc_helpers import REDIRECT_URI, AuthRequest, LogoutReceiver, RegisteredClient
 
 pytestmark = pytest.mark.e2e
 
 
 def _register(server: LiveServer, receiver: LogoutReceiver) -> RegisteredClient:
-    created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "clients",
-            "create",
-            "--name",
-            "RP with back-channel logout",
-            "--first-party",
-            "--redirect-uri",
-            REDIRECT_URI,
-            "--backchannel-logout-uri",
-            receiver.url,
-            "--json",
-        ],
-        cwd=PROJECT_ROOT,
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
+    created = server.flask(
+        "clients",
+        "create",
+        "--name",
+        "RP with back-channel logout",
+        "--first-party",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--backchannel-logout-uri",
+        receiver.url,
+        "--json",
     )
     assert created.returncode == 0, created.stderr + created.stdout
     data = json.loads(created.stdout)
@@ -108,17 +96,6 @@ def test_a_sign_out_through_gunicorn_reaches_the_client(
         time.sleep(0.1)
 
 
-def _flask(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", *args],
-        cwd=PROJECT_ROOT,
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_a_ban_from_the_command_line_is_sent_before_the_command_exits(
     live_server: LiveServer, live_google: FakeGoogle
 ) -> None:
@@ -130,11 +107,11 @@ def test_a_ban_from_the_command_line_is_sent_before_the_command_exits(
         _id_token(live_server, browser, client)
         user_id = browser.get(f"{live_server.url}/api/auth/get-session").json()["user"]["id"]
 
-        banned = _flask(live_server, "users", "ban", user_id)
+        banned = live_server.flask("users", "ban", user_id)
 
         assert banned.returncode == 0, banned.stderr + banned.stdout
         assert len(receiver.received) == 1  # no waiting: the command drained its queue
     finally:
         receiver.close()
         if user_id:
-            _flask(live_server, "users", "unban", user_id)
+            live_server.flask("users", "unban", user_id)

@@ -52,17 +52,6 @@ def _signed_in_cookie(server: LiveServer) -> str:
     return "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
 
 
-def _flask(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "flask", *args],
-        cwd=PROJECT_ROOT,
-        env=server.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-
-
 def test_two_rotations_under_load_fail_no_verification(
     fast_rotating_server: LiveServer, tmp_path: Path
 ) -> None:
@@ -93,7 +82,7 @@ def test_two_rotations_under_load_fail_no_verification(
     rotations = []
     for _ in range(2):
         time.sleep(5)
-        rotated = _flask(server, "keys", "rotate", "--json")
+        rotated = server.flask("keys", "rotate", "--json")
         assert rotated.returncode == 0, rotated.stderr + rotated.stdout
         rotations.append(json.loads(rotated.stdout))
     time.sleep(3)  # every worker reloads within 1 s; let the verifiers see the last key

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -16,7 +14,7 @@ from joserfc.jwk import KeySet
 from idp.keys.jose import verify_signature
 from tests.e2e.conftest import live_database_url
 from tests.fakes import FakeGoogle
-from tests.live import PROJECT_ROOT, LiveServer
+from tests.live import LiveServer
 
 pytestmark = pytest.mark.e2e
 
@@ -104,14 +102,7 @@ def test_a_rotation_on_one_host_reaches_the_other_within_the_refresh_interval(
     cookie = _sign_in(first)
     _kid(second, cookie)  # keys exist
     time.sleep(2.5)  # the next key has been published for JWKS max-age + refresh interval
-    rotated = subprocess.run(
-        [sys.executable, "-m", "flask", "keys", "rotate", "--json"],
-        cwd=PROJECT_ROOT,
-        env=first.env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    rotated = first.flask("keys", "rotate", "--json")
     assert rotated.returncode == 0, rotated.stderr + rotated.stdout
     new = json.loads(rotated.stdout)["active"]
     deadline = time.monotonic() + 5

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 from dataclasses import dataclass, field
 
 import pytest
@@ -34,7 +32,7 @@ from tests.helpers import (
     start_sign_in,
     visit_provider,
 )
-from tests.live import PROJECT_ROOT, LiveServer
+from tests.live import LiveServer
 from tests.oidc_helpers import (
     POST_LOGOUT_URI,
     REDIRECT_URI,
@@ -225,29 +223,19 @@ def live_journey(server: LiveServer, google: FakeGoogle) -> Secrets:
     secrets.add("IDP_SECRET_KEY", SECRET_KEY)
     secrets.add("key-encryption key", KEY_ENCRYPTION_KEY)
     secrets.add("Google client secret", LIVE_GOOGLE_SECRET)
-    created = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "flask",
-            "clients",
-            "create",
-            "--name",
-            "Log RP",
-            "--redirect-uri",
-            REDIRECT_URI,
-            "--post-logout-redirect-uri",
-            POST_LOGOUT_URI,
-            "--first-party",
-            "--json",
-        ],
-        cwd=PROJECT_ROOT,
-        env=server.env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
+    created = server.flask(
+        "clients",
+        "create",
+        "--name",
+        "Log RP",
+        "--redirect-uri",
+        REDIRECT_URI,
+        "--post-logout-redirect-uri",
+        POST_LOGOUT_URI,
+        "--first-party",
+        "--json",
     )
+    assert created.returncode == 0, created.stderr
     registered = json.loads(created.stdout)
     client = RegisteredClient(registered["client_id"], registered["client_secret"])
     secrets.add("client secret", client.client_secret)
