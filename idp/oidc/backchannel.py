@@ -87,17 +87,13 @@ def notices(
         select(OAuthGrant.client_id, OAuthClient.backchannel_logout_uri, OAuthGrant.session_id)
         .join(OAuthClient, OAuthClient.client_id == OAuthGrant.client_id)
         .where(
-            OAuthGrant.user_id == user_id,
+            *store.session_grants(user_id, session_id=session_id, keep_session=keep_session),
             OAuthGrant.session_id.is_not(None),
             OAuthGrant.revoked_at.is_(None),
             OAuthClient.backchannel_logout_uri.is_not(None),
         )
         .distinct()
     )
-    if session_id is not None:
-        query = query.where(OAuthGrant.session_id == session_id)
-    if keep_session is not None:
-        query = query.where(OAuthGrant.session_id != keep_session)
     rows = db.session.execute(query)
     return [Notice(client, uri, sid) for client, uri, sid in rows if uri and sid]
 
@@ -116,10 +112,9 @@ def sessions_ended(
     (Core 11) unless ``offline_too`` (a ban, a deleted user: everything goes).
     """
     due = notices(user_id, session_id=session_id, keep_session=keep_session)
-    if offline_too:
-        store.revoke_user_grants(user_id, now, session_id=session_id)
-    else:
-        store.revoke_online_grants(user_id, now, session_id=session_id, keep_session=keep_session)
+    store.revoke_session_grants(
+        user_id, now, session_id=session_id, keep_session=keep_session, offline_too=offline_too
+    )
     if due:
         send(user_id, due, now)
 

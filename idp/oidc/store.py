@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import ColumnElement, delete, select, update
 
 from idp.models import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken, db, driver
 from idp.models.base import rows_affected
@@ -284,29 +284,34 @@ def revoke_grant(grant_id: str, now: datetime) -> None:
     db.session.commit()
 
 
-def revoke_user_grants(user_id: str, now: datetime, *, session_id: str | None = None) -> None:
-    """Revoke a user's grants (only those of one first-party session, when given)."""
-    query = select(OAuthGrant.id).where(OAuthGrant.user_id == user_id)
+def session_grants(
+    user_id: str, *, session_id: str | None = None, keep_session: str | None = None
+) -> list[ColumnElement[bool]]:
+    """The conditions that select a user's grants made from ending sessions: every session,
+    only ``session_id``, or all but ``keep_session``."""
+    conditions = [OAuthGrant.user_id == user_id]
     if session_id is not None:
-        query = query.where(OAuthGrant.session_id == session_id)
-    _revoke_grants(query, now)
-    db.session.commit()
-
-
-def revoke_online_grants(
-    user_id: str, now: datetime, *, session_id: str | None = None, keep_session: str | None = None
-) -> None:
-    """When sessions end: revoke the grants made from them, except offline access (Core 11).
-
-    ``session_id``: only that session's grants; ``keep_session``: all but that session's.
-    """
-    grants = select(OAuthGrant.id).where(
-        OAuthGrant.user_id == user_id, OAuthGrant.scope.not_like("%offline_access%")
-    )
-    if session_id is not None:
-        grants = grants.where(OAuthGrant.session_id == session_id)
+        conditions.append(OAuthGrant.session_id == session_id)
     if keep_session is not None:
-        grants = grants.where(OAuthGrant.session_id != keep_session)
+        conditions.append(OAuthGrant.session_id != keep_session)
+    return conditions
+
+
+def revoke_session_grants(
+    user_id: str,
+    now: datetime,
+    *,
+    session_id: str | None = None,
+    keep_session: str | None = None,
+    offline_too: bool = False,
+) -> None:
+    """When sessions end: revoke the grants made from them (:func:`session_grants`), except
+    those with offline access (Core 11) unless ``offline_too``."""
+    grants = select(OAuthGrant.id).where(
+        *session_grants(user_id, session_id=session_id, keep_session=keep_session)
+    )
+    if not offline_too:
+        grants = grants.where(OAuthGrant.scope.not_like("%offline_access%"))
     _revoke_grants(grants, now)
     db.session.commit()
 

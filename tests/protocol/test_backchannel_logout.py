@@ -4,6 +4,7 @@ and an unreachable client never holds up the sign-out."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -237,8 +238,6 @@ def test_the_uri_is_shown_changed_and_removed_with_flask_clients(app: Flask) -> 
     runner = app.test_cli_runner()
 
     def shown() -> Any:
-        import json
-
         result = runner.invoke(args=["clients", "show", client.client_id, "--json"])
         return json.loads(result.output)["backchannel_logout_uri"]
 
