@@ -55,10 +55,17 @@ def badge_json(badge: Badge) -> dict[str, Any]:
     return {"id": badge.id, "label": badge.label, "icon": badge.icon_url, "color": badge.color}
 
 
+def own_flair(user_id: str, flair_id: str | None) -> Flair | None:
+    """The flair ``flair_id`` if it is one of the user's, else None: a user shows, picks and
+    loses only their own."""
+    flair = db.session.get(Flair, flair_id) if flair_id else None
+    return flair if flair is not None and flair.user_id == user_id else None
+
+
 def shown_flair(user: User | UserView) -> dict[str, Any] | None:
     """The flair the user shows: one of theirs, or none."""
-    flair = db.session.get(Flair, user.flair_id) if user.flair_id else None
-    return flair_json(flair) if flair is not None and flair.user_id == user.id else None
+    flair = own_flair(user.id, user.flair_id)
+    return flair_json(flair) if flair is not None else None
 
 
 def shown_badges(user_id: str, now: datetime) -> list[dict[str, Any]]:
@@ -88,10 +95,8 @@ def set_name_color(user: User, color: str | None, now: datetime) -> None:
 
 def choose_flair(user: User, flair_id: str | None, now: datetime) -> bool:
     """A user picks one of their flairs (or none). False if it is not one of theirs."""
-    if flair_id is not None:
-        flair = db.session.get(Flair, flair_id)
-        if flair is None or flair.user_id != user.id:
-            return False
+    if flair_id is not None and own_flair(user.id, flair_id) is None:
+        return False
     user.flair_id, user.updated_at = flair_id, now
     db.session.commit()
     return True
@@ -125,8 +130,8 @@ def clear_flair(user: User, *, now: datetime, random: Randomness, actor: str) ->
 def remove_flair(user: User, flair_id: str, *, now: datetime, actor: str) -> bool:
     """An admin takes a flair out of a user's list (and off display, if it was showing).
     False if the user has no such flair."""
-    flair = db.session.get(Flair, flair_id)
-    if flair is None or flair.user_id != user.id:
+    flair = own_flair(user.id, flair_id)
+    if flair is None:
         return False
     if user.flair_id == flair_id:
         user.flair_id = None
