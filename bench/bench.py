@@ -56,7 +56,7 @@ REFRESH_RATIO = 0.5  # refresh grant, ours / node-oidc-provider
 JWKS_RATIO = 0.5  # JWKS, ours / node-oidc-provider
 RSS_LIMIT_MB = 80.0  # per gunicorn worker, after the load
 
-OURS, BA, OP = "ours", "better-auth", "oidc-provider"
+OURS, BA, OP, CEIL = "ours", "better-auth", "oidc-provider", "gunicorn-alone"
 
 
 def log(message: str) -> None:
@@ -222,9 +222,9 @@ class Ours(Server):
             raise RuntimeError(f"flask {' '.join(args)}:\n{done.stdout}\n{done.stderr}")
         return done.stdout
 
-    def start(self) -> None:
-        self.flask("db", "upgrade")
-        command = [
+    def gunicorn(self, port: int) -> list[str]:
+        """How idp runs under gunicorn here, up to the app's name (:class:`Ceiling` too)."""
+        return [
             self.python,
             "-OO",  # as production runs it (gunicorn.conf.py)
             "-m",
@@ -232,7 +232,7 @@ class Ours(Server):
             "-c",
             "gunicorn.conf.py",
             "--bind",
-            f"127.0.0.1:{self.port}",
+            f"127.0.0.1:{port}",
             "--workers",
             str(self.workers),
             "--worker-class",
@@ -244,8 +244,14 @@ class Ours(Server):
             "--max-requests",
             "0",
         ]
+
+    def start(self) -> None:
+        self.flask("db", "upgrade")
         self.spawn(
-            [*command, "wsgi:app"], cwd=ROOT, env=self.env, log_path=self.instance / "gunicorn.log"
+            [*self.gunicorn(self.port), "wsgi:app"],
+            cwd=ROOT,
+            env=self.env,
+            log_path=self.instance / "gunicorn.log",
         )
         wait_until(f"{self.url}/api/auth/ok", self.proc, self.log_path)  # type: ignore[arg-type]
 
@@ -366,6 +372,48 @@ class Ours(Server):
 
     def worker_rss_kib(self) -> list[int]:
         return [rss_kib(pid) for pid in self.worker_pids()]
+
+
+class Ceiling(Server):
+    """gunicorn with nothing but idp's JWKS answer to give (``bench/ceiling.py``): the most
+    requests per second that the JWKS scenario can reach with idp's server and settings."""
+
+    def __init__(self, tmp: Path, ours: Ours):
+        self.name = "gunicorn alone"
+        self.ours = ours
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.dir = tmp / "ceiling"
+        self.dir.mkdir()
+
+    def start(self) -> None:
+        """Serve what idp answers to the JWKS request, byte for byte, headers included (gunicorn
+        adds Date, Server and Connection itself, as it does for idp)."""
+        answer = requests.get(f"{self.ours.url}/.well-known/jwks.json", timeout=10)
+        answer.raise_for_status()
+        own = {"date", "server", "connection", "transfer-encoding"}
+        saved = self.dir / "answer.json"
+        saved.write_text(
+            json.dumps(
+                {
+                    "status": f"{answer.status_code} {answer.reason}",
+                    "headers": [
+                        [name, value]
+                        for name, value in answer.headers.items()
+                        if name.lower() not in own
+                    ],
+                    "body": base64.b64encode(answer.content).decode(),
+                }
+            )
+        )
+        env = {**self.ours.env, "BENCH_CEILING_ANSWER": str(saved)}
+        self.spawn(
+            [*self.ours.gunicorn(self.port), "--pythonpath", str(BENCH), "ceiling:app"],
+            cwd=ROOT,
+            env=env,
+            log_path=self.dir / "gunicorn.log",
+        )
+        wait_until(f"{self.url}/.well-known/jwks.json", self.proc, self.log_path)  # type: ignore[arg-type]
 
 
 class BetterAuth(Server):
@@ -715,6 +763,21 @@ def report(
     def res(key: str, server: str) -> Result | None:
         return results.get((key, server))
 
+    alone = res("jwks", CEIL)
+    if alone is not None:
+        idp_share = ratio(res("jwks", main), alone)
+        peer_share = ratio(alone, res("jwks", OP))
+        add("")
+        add(
+            f"The JWKS scenario's ceiling: gunicorn alone (a bare WSGI app answering idp's JWKS "
+            f"bytes and headers, under idp's gunicorn command and settings) did "
+            f"{fmt_rps(alone)} req/s, p99 {alone.p99_ms:.1f} ms, {alone.cpu_ms:.2f} ms CPU "
+            "per request"
+            + (f", which is {peer_share:.2f}× node-oidc-provider" if peer_share else "")
+            + (f"; idp reached {idp_share:.0%} of it" if idp_share else "")
+            + ". No change inside idp can take the JWKS ratio past the ceiling's."
+        )
+
     session_in = res("session_in", main)
     p99 = session_in.p99_ms if session_in else None
     worker_mb = [mb(k) for k in rss.get(main, [])]
@@ -822,7 +885,7 @@ def report(
     add("Every round, req/s:")
     add("")
     for sc in scenarios:
-        for server in [*(f"{OURS}:{c}" for c in classes), BA, OP]:
+        for server in [*(f"{OURS}:{c}" for c in classes), CEIL, BA, OP]:
             r = res(sc.key, server)
             if r:
                 rounds = ", ".join(f"{run.rps:,.0f}" for run in r.runs)
@@ -969,6 +1032,13 @@ def main() -> int:
                 stack.enter_context(stopping(op))
                 op.start()
 
+            ceiling = None
+            if not args.scenarios or "jwks" in args.scenarios:
+                ceiling = Ceiling(tmp, ours[args.worker_class])
+                log(f"starting gunicorn alone with idp's JWKS answer on {ceiling.url}")
+                stack.enter_context(stopping(ceiling))
+                ceiling.start()
+
             # Refresh tokens, seeded up front: a fresh file for every run (warm-up and rounds),
             # plus one for the check, so that no token is ever sent twice.
             pools: dict[str, list[list[str]]] = {}
@@ -996,6 +1066,7 @@ def main() -> int:
             servers: dict[str, Server] = {f"{OURS}:{c}": s for c, s in ours.items()}
             servers |= {BA: ba} if ba else {}
             servers |= {OP: op} if op else {}
+            servers |= {CEIL: ceiling} if ceiling else {}
             idp_keys = [f"{OURS}:{c}" for c in ours]
 
             def with_peers(*peers: str) -> list[str]:
@@ -1044,7 +1115,7 @@ def main() -> int:
                     "GET JWKS (ours /.well-known/jwks.json)",
                     [
                         get(k, jwks_path.get(k, "/.well-known/jwks.json"), has_keys, cookie=False)
-                        for k in with_peers(BA, OP)
+                        for k in with_peers(CEIL, BA, OP)
                     ],
                     OP,
                 ),
