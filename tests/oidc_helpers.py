@@ -165,9 +165,13 @@ def tokens_for(
 class LogoutReceiver:
     """A client's back-channel logout endpoint on loopback: records what it is sent."""
 
-    def __init__(self, status: int = 200, delay: float = 0.0) -> None:
+    def __init__(
+        self, status: int = 200, delay: float = 0.0, *, first: tuple[int, ...] = ()
+    ) -> None:
+        """Answers ``status``, after ``first``: the statuses of the first requests, in order."""
         self.received: list[dict[str, Any]] = []
         receiver = self
+        answers = list(first)
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
@@ -181,7 +185,7 @@ class LogoutReceiver:
                         "form": parse_qs(body),
                     }
                 )
-                self.send_response(status)
+                self.send_response(answers.pop(0) if answers else status)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
 

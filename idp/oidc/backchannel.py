@@ -6,14 +6,17 @@ token's ``sid``), when that session ends: a sign-out here or at ``/oauth2/logout
 session, a ban, ``flask users revoke-sessions`` or a deleted user.
 
 The tokens are built and signed in the request that ended the sessions; one sender thread per
-process delivers them, so that a slow or unreachable client never holds up a sign-out. Delivery
-is best effort (section 2.8 leaves retries to the provider): one attempt, a timeout, redirects
-not followed. The outcome is logged and counted by client, never the token.
+process delivers them, so that a slow or unreachable client never holds up a sign-out. Section
+2.8 leaves retries to the provider: a client that cannot be reached, or answers 5xx or 429, is
+tried again after 1, 4, 15 and 45 seconds, while the token is still valid (it lives 120 s).
+A redirect is not followed. The outcome is logged and counted by client, never the token.
 """
 
 from __future__ import annotations
 
 import atexit
+import heapq
+import itertools
 import logging
 import os
 import queue
@@ -41,6 +44,10 @@ EVENT = "http://schemas.openid.net/event/backchannel-logout"
 JWT_TYPE = "logout+jwt"  # section 2.4, explicit typing (RFC 8725 3.11)
 TOKEN_TTL = 120  # seconds: long enough for the client to receive it, short against replays
 POST_TIMEOUT = 5.0
+# Seconds to wait before each further attempt at a client that could not take the token (a
+# transport error, 5xx, 429): about a minute and a half in all with the timeouts, within the
+# token's life, so that a client restarting for a deploy still hears of the logout.
+RETRY_DELAYS = (1.0, 4.0, 15.0, 45.0)
 QUEUE_CAPACITY = 1000
 DRAIN_SECONDS = 10.0  # at exit, how long to go on sending what is queued
 
@@ -76,6 +83,32 @@ class Delivery:
     client_id: str
     uri: str
     token: str
+
+
+@dataclass(frozen=True)
+class Attempted:
+    """What one attempt at a delivery came to: final, or to be tried again."""
+
+    outcome: str  # delivered, refused, unreachable or error
+    again: bool = False
+
+
+def attempt_outcome(status: int) -> Attempted:
+    """Section 2.8: 200 (204 is common too) means received; 400, that the client refused the
+    token, and so does any other 4xx or a redirect (not followed). 5xx and 429 say that the
+    client could not take it now: worth another attempt."""
+    if status in (200, 204):
+        return Attempted("delivered")
+    if status >= 500 or status == 429:
+        return Attempted("unreachable", again=True)
+    return Attempted("refused")
+
+
+@dataclass
+class _Pending:
+    delivery: Delivery
+    deadline: float  # monotonic time after which the token has expired: no attempt after it
+    attempts: int = 0
 
 
 def notices(
@@ -152,30 +185,43 @@ class Sender:
     """A queue and one daemon thread that empties it, per process.
 
     The thread starts on first use, in the process that uses it: gunicorn forks its workers
-    after the app is built, and a thread (or a queue's lock) does not survive a fork.
+    after the app is built, and a thread (or a queue's lock) does not survive a fork. A delivery
+    counts as done (:meth:`wait`, the drain at exit) once it is delivered, refused, or given up.
     """
 
-    def __init__(self, post: Callable[[str, str], int], record: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        post: Callable[[str, str], int],
+        record: Callable[[str], None],
+        *,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        token_ttl: float = TOKEN_TTL,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._post = post
         self._record = record
+        self._retry_delays = retry_delays
+        # The last attempt must start early enough to arrive before the token expires.
+        self._lifetime = token_ttl - POST_TIMEOUT
+        self._clock = clock
         self._lock = threading.Lock()
         self._pid = 0
         self._thread: threading.Thread | None = None
-        self._queue: queue.Queue[Delivery] = queue.Queue(QUEUE_CAPACITY)
+        self._queue: queue.Queue[_Pending] = queue.Queue(QUEUE_CAPACITY)
 
     def send(self, delivery: Delivery) -> None:
         try:
-            self._started().put_nowait(delivery)
+            self._started().put_nowait(_Pending(delivery, self._clock() + self._lifetime))
         except queue.Full:
             self._record("dropped")
             log.warning("back-channel logout queue full: dropped for client %s", delivery.client_id)
 
     def wait(self) -> None:
-        """Until everything queued so far was attempted (tests; a graceful stop)."""
+        """Until everything queued so far was delivered or given up (tests; a graceful stop)."""
         if self._pid == os.getpid():
             self._queue.join()
 
-    def _started(self) -> queue.Queue[Delivery]:
+    def _started(self) -> queue.Queue[_Pending]:
         pid = os.getpid()
         if self._pid != pid or self._thread is None or not self._thread.is_alive():
             with self._lock:
@@ -193,25 +239,66 @@ class Sender:
         return self._queue
 
     @staticmethod
-    def _drain(deliveries: queue.Queue[Delivery]) -> None:
+    def _drain(deliveries: queue.Queue[_Pending]) -> None:
         """At interpreter exit: let the thread finish what is queued, for a bounded time."""
         deadline = time.monotonic() + DRAIN_SECONDS
         while deliveries.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.05)
 
-    def _run(self, deliveries: queue.Queue[Delivery]) -> None:
+    def _run(self, deliveries: queue.Queue[_Pending]) -> None:
+        later: list[tuple[float, int, _Pending]] = []  # attempts to make again, soonest first
+        order = itertools.count()  # ties in time go first come, first served
         while True:
-            delivery = deliveries.get()
-            try:
-                outcome = self._deliver(delivery)
+            if later and later[0][0] <= self._clock():
+                pending = heapq.heappop(later)[2]
+            else:
                 try:
-                    self._record(outcome)
-                except Exception:
-                    log.exception("back-channel logout: the outcome could not be counted")
-            finally:
-                deliveries.task_done()
+                    pending = deliveries.get(
+                        timeout=max(0.0, later[0][0] - self._clock()) if later else None
+                    )
+                except queue.Empty:
+                    continue  # an attempt is due
+            try:
+                again_at = self._attempt(pending)
+                if again_at is not None:
+                    heapq.heappush(later, (again_at, next(order), pending))
+                    continue
+            except Exception:
+                log.exception("back-channel logout: the outcome could not be counted")
+            deliveries.task_done()
 
-    def _deliver(self, delivery: Delivery) -> str:
+    def _attempt(self, pending: _Pending) -> float | None:
+        """One attempt; when to make the next one, or None when this delivery is done."""
+        delivery = pending.delivery
+        if self._clock() > pending.deadline:  # it waited behind slow clients for too long
+            log.warning(
+                "back-channel logout to client %s: the token expired before it could be sent",
+                delivery.client_id,
+            )
+            self._record("expired")
+            return None
+        pending.attempts += 1
+        attempted = self._deliver(delivery)
+        if attempted.again and pending.attempts <= len(self._retry_delays):
+            again_at = self._clock() + self._retry_delays[pending.attempts - 1]
+            if again_at <= pending.deadline:
+                log.info(
+                    "back-channel logout to client %s: attempt %d failed, again in %g s",
+                    delivery.client_id,
+                    pending.attempts,
+                    self._retry_delays[pending.attempts - 1],
+                )
+                return again_at
+        if attempted.again:
+            log.warning(
+                "back-channel logout to client %s: given up after %d attempts",
+                delivery.client_id,
+                pending.attempts,
+            )
+        self._record(attempted.outcome)
+        return None
+
+    def _deliver(self, delivery: Delivery) -> Attempted:
         try:
             status = self._post(delivery.uri, delivery.token)
         except requests.RequestException as error:
@@ -220,13 +307,12 @@ class Sender:
                 delivery.client_id,
                 type(error).__name__,
             )
-            return "unreachable"
+            return Attempted("unreachable", again=True)
         except Exception:
             log.exception("back-channel logout to client %s failed", delivery.client_id)
-            return "error"
+            return Attempted("error")
         log.info("back-channel logout to client %s: HTTP %s", delivery.client_id, status)
-        # Section 2.8: 200 (204 is common too); 400 means the client refused the token.
-        return "delivered" if status in (200, 204) else "refused"
+        return attempt_outcome(status)
 
 
 def sender_of(app: Flask) -> Sender:
@@ -234,8 +320,15 @@ def sender_of(app: Flask) -> Sender:
     return sender
 
 
-def init_app(app: Flask) -> None:
+def make_sender(app: Flask, **options: Any) -> Sender:
+    """The app's sender: real POSTs, outcomes counted in the app's metrics (``options`` go to
+    :class:`Sender`: the tests shorten the retry delays)."""
+
     def record(outcome: str) -> None:
         metrics(app).backchannel_logouts.labels(outcome).inc()
 
-    app.extensions[KEY] = Sender(post_logout_token, record)
+    return Sender(post_logout_token, record, **options)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions[KEY] = make_sender(app)

@@ -5,6 +5,7 @@ and an unreachable client never holds up the sign-out."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -32,6 +33,16 @@ from tests.oidc_helpers import (
 )
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+QUICK_RETRIES = (0.05, 0.1)  # instead of 1, 4, 15 and 45 seconds
+
+
+@pytest.fixture
+def app(app: Flask) -> Flask:
+    """The app, with a sender that tries again within a fraction of a second."""
+    app.extensions[backchannel.KEY] = backchannel.make_sender(app, retry_delays=QUICK_RETRIES)
+    return app
 
 
 @pytest.fixture
@@ -198,7 +209,9 @@ def test_an_unreachable_or_slow_client_does_not_hold_up_the_sign_out(
     assert len(slow.received) == 1
     assert outcomes(app, "unreachable") == 1
     failure = f"back-channel logout to client {unreachable.client_id} failed: ConnectionError"
-    assert failure in caplog.text
+    assert caplog.text.count(failure) == 1 + len(QUICK_RETRIES)
+    given_up = f"client {unreachable.client_id}: given up after {1 + len(QUICK_RETRIES)} attempts"
+    assert given_up in caplog.text
     assert slow.tokens()[0] not in caplog.text
 
 
@@ -213,6 +226,103 @@ def test_a_refusing_client_is_counted_as_refused(app: Flask) -> None:
         refusing.close()
     assert len(refusing.received) == 1
     assert outcomes(app, "refused") == 1
+
+
+def test_a_client_that_is_down_for_a_moment_gets_the_same_token_on_a_later_attempt(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Section 2.8 leaves retries to the provider: a client restarting for a deploy answers
+    503, then cannot be reached; the token goes again until the client takes it."""
+    caplog.set_level(logging.INFO, logger="idp.oidc.backchannel")
+    restarting = LogoutReceiver(first=(503,))
+    try:
+        client = register(app, "--backchannel-logout-uri", restarting.url)
+        browser, claims = signed_in_at(app, client)
+        browser.post("/api/auth/sign-out", headers=ORIGIN)
+        delivered(app)
+    finally:
+        restarting.close()
+
+    tokens = restarting.tokens()
+    assert len(tokens) == 2
+    assert tokens[0] == tokens[1]
+    assert verified(browser, tokens[1])[1]["sid"] == claims["sid"]
+    assert outcomes(app, "delivered") == 1
+    assert outcomes(app, "unreachable") == 0
+    assert f"client {client.client_id}: attempt 1 failed, again in 0.05 s" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("statuses", "attempts", "outcome"),
+    [
+        ([204], 1, "delivered"),
+        ([429, 200], 2, "delivered"),
+        ([500, 502, 200], 3, "delivered"),
+        (
+            [400],
+            1,
+            "refused",
+        ),  # the client says the token is not valid: sending it again won't help
+        ([401], 1, "refused"),
+        ([302], 1, "refused"),  # a redirect is not followed, nor is it an answer
+        ([503, 503, 503, 503], 3, "unreachable"),  # the first attempt and each retry
+    ],
+)
+def test_what_each_answer_comes_to(statuses: list[int], attempts: int, outcome: str) -> None:
+    posted: list[str] = []
+    recorded: list[str] = []
+
+    def post(uri: str, token: str) -> int:
+        posted.append(token)
+        return statuses[len(posted) - 1]
+
+    sender = backchannel.Sender(post, recorded.append, retry_delays=QUICK_RETRIES)
+    sender.send(backchannel.Delivery("c1", "https://rp.example/bc", "tok"))
+    sender.wait()
+    assert posted == ["tok"] * attempts
+    assert recorded == [outcome]
+
+
+def test_no_token_is_sent_once_it_may_have_expired() -> None:
+    """A retry that would arrive after the token's exp is not made, and a token that waited too
+    long behind a slow client is not sent at all."""
+    posted: list[str] = []
+    recorded: list[str] = []
+
+    def post(uri: str, token: str) -> int:
+        posted.append(token)
+        time.sleep(0.3)
+        return 503
+
+    lifetime = 0.2  # each token may be sent for this long after it was queued
+    sender = backchannel.Sender(
+        post,
+        recorded.append,
+        retry_delays=(0.05,),
+        token_ttl=backchannel.POST_TIMEOUT + lifetime,
+    )
+    sender.send(backchannel.Delivery("c1", "https://rp.example/bc", "first"))
+    sender.send(backchannel.Delivery("c2", "https://rp.example/bc", "second"))
+    sender.wait()
+    assert posted == ["first"]  # its retry would start after 0.35 s; "second" waited as long
+    assert sorted(recorded) == ["expired", "unreachable"]
+
+
+def test_a_new_delivery_does_not_wait_for_another_clients_retries() -> None:
+    posted: list[tuple[str, float]] = []
+    started = time.monotonic()
+
+    def post(uri: str, token: str) -> int:
+        posted.append((token, time.monotonic() - started))
+        return 503 if token == "down" else 200
+
+    sender = backchannel.Sender(post, lambda outcome: None, retry_delays=(0.5,))
+    sender.send(backchannel.Delivery("c1", "https://down.example/bc", "down"))
+    time.sleep(0.1)
+    sender.send(backchannel.Delivery("c2", "https://up.example/bc", "up"))
+    sender.wait()
+    assert [token for token, _ in posted] == ["down", "up", "down"]
+    assert posted[1][1] < 0.4, "the second client waited for the first one's retry"
 
 
 @pytest.mark.parametrize(
