@@ -34,15 +34,30 @@ def _row(client: OAuthClient) -> dict[str, Any]:
         "grant_types": client.grant_types,
         "first_party": client.first_party,
         "backchannel_logout_uri": client.backchannel_logout_uri,
+        "jwks": client.jwks,
         "created": iso(client.created_at),
     }
 
 
 def _human(row: dict[str, Any]) -> str:
-    width = max(len(k) for k in row)
+    shown = dict(row)
+    if shown.get("jwks") is not None:  # the key ids (or types), not whole keys
+        shown["jwks"] = [k.get("kid") or k.get("kty") for k in shown["jwks"]["keys"]]
+    width = max(len(k) for k in shown)
     return "\n".join(
-        f"{k:<{width}}  {' '.join(v) if isinstance(v, list) else v}" for k, v in row.items()
+        f"{k:<{width}}  {' '.join(v) if isinstance(v, list) else v}" for k, v in shown.items()
     )
+
+
+def _read_jwks(source: str) -> Any:
+    """The JSON of a ``--jwks`` file ("-" for standard input)."""
+    try:
+        with click.open_file(source, encoding="utf-8") as opened:
+            return json.load(opened)
+    except OSError as error:
+        raise click.ClickException(f"cannot read the JWKS: {error.strerror or error}") from None
+    except ValueError:
+        raise click.ClickException("the JWKS is not JSON") from None
 
 
 def _find(client_id: str) -> OAuthClient:
@@ -67,9 +82,16 @@ def _find(client_id: str) -> OAuthClient:
 )
 @click.option(
     "--auth-method",
-    type=click.Choice(["client_secret_basic", "client_secret_post"]),
+    type=click.Choice(registry.AUTH_METHODS),
     default="client_secret_basic",
     show_default=True,
+    help="private_key_jwt: the client signs assertions with its own keys (--jwks), no secret.",
+)
+@click.option(
+    "--jwks",
+    "jwks_file",
+    metavar="FILE",
+    help="The client's public keys, a JWKS (JSON file, - for stdin): for private_key_jwt.",
 )
 @JSON_OPTION
 def create(
@@ -82,9 +104,11 @@ def create(
     first_party: bool,
     backchannel_logout_uri: str | None,
     auth_method: str,
+    jwks_file: str | None,
     as_json: bool,
 ) -> None:
-    """Register a client. A confidential client's secret is printed once, never again."""
+    """Register a client. A confidential client's secret is printed once, never again; a
+    private_key_jwt client has none."""
     spec = registry.ClientSpec(
         name=name,
         public=public,
@@ -95,6 +119,7 @@ def create(
         first_party=first_party,
         auth_method=auth_method,
         backchannel_logout_uri=backchannel_logout_uri or None,
+        jwks=_read_jwks(jwks_file) if jwks_file is not None else None,
     )
     try:
         client, secret = registry.create(spec, get_runtime())
@@ -142,6 +167,12 @@ def show(client_id: str, as_json: bool) -> None:
 @click.option("--grant-type", "grant_types", multiple=True, type=GRANT_CHOICE, help="Replaces it.")
 @click.option("--first-party/--third-party", default=None)
 @click.option("--backchannel-logout-uri", help="Replaces it; an empty value removes it.")
+@click.option(
+    "--jwks",
+    "jwks_file",
+    metavar="FILE",
+    help="Replaces a private_key_jwt client's keys (JSON file, - for stdin).",
+)
 @JSON_OPTION
 def update(
     client_id: str,
@@ -152,6 +183,7 @@ def update(
     grant_types: tuple[str, ...],
     first_party: bool | None,
     backchannel_logout_uri: str | None,
+    jwks_file: str | None,
     as_json: bool,
 ) -> None:
     """Change a client's settings; options not given keep their value."""
@@ -172,6 +204,8 @@ def update(
         changes["first_party"] = first_party
     if backchannel_logout_uri is not None:
         changes["backchannel_logout_uri"] = backchannel_logout_uri or None
+    if jwks_file is not None:
+        changes["jwks"] = _read_jwks(jwks_file)
     try:
         registry.update(client, replace(spec, **changes), get_runtime())
     except registry.ClientError as error:

@@ -19,7 +19,8 @@ data = AppGroup("data", help="Housekeeping of stored data.")
 @data.command("prune")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")
 def prune(as_json: bool) -> None:
-    """Delete expired sessions, pending sign-ins, OpenID tokens, codes and grants, and counters.
+    """Delete expired sessions, pending sign-ins, OpenID tokens, codes and grants, client
+    assertions' ids, and counters.
 
     Safe at any time and on any host; run it from cron (hourly is plenty). A spent refresh
     token is kept until it would have expired, so that reusing it still revokes its grant.
@@ -32,6 +33,7 @@ def prune(as_json: bool) -> None:
         "oauth_tokens": oidc.tokens,
         "oauth_codes": oidc.codes,
         "oauth_grants": oidc.grants,
+        "client_assertions": oidc.assertions,
         "rate_limits": limits.prune(now.timestamp()),
     }
     if any(counts.values()):

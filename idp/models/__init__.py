@@ -2,7 +2,14 @@
 
 from idp.models.base import db
 from idp.models.keys import SigningKey
-from idp.models.oauth import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken
+from idp.models.oauth import (
+    ClientAssertion,
+    OAuthClient,
+    OAuthCode,
+    OAuthConsent,
+    OAuthGrant,
+    OAuthToken,
+)
 from idp.models.ops import RateLimit
 from idp.models.presentation import AuditEvent, Badge, Flair, UserBadge
 from idp.models.signin import SignInState
@@ -12,6 +19,7 @@ __all__ = [
     "Account",
     "AuditEvent",
     "Badge",
+    "ClientAssertion",
     "Flair",
     "OAuthClient",
     "OAuthCode",

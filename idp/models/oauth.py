@@ -9,7 +9,7 @@ can revoke all of it at once.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
@@ -50,6 +50,8 @@ class OAuthClient(ClientRules, db.Model):  # type: ignore[name-defined,misc]
     post_logout_redirect_uris: Mapped[list[str]] = mapped_column(JSON)
     # OpenID Connect Back-Channel Logout 1.0: where we POST a logout token when a session ends.
     backchannel_logout_uri: Mapped[str | None] = mapped_column(Text)
+    # private_key_jwt (RFC 7523, Core 9): the public keys the client signs its assertions with.
+    jwks: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     scopes: Mapped[str] = mapped_column(Text)  # space-separated, what the client may ask for
     grant_types: Mapped[list[str]] = mapped_column(JSON)
     first_party: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -128,3 +130,16 @@ class OAuthToken(db.Model):  # type: ignore[name-defined,misc]
     # When this token's refresh token was exchanged for a new pair (rotation).
     refreshed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ClientAssertion(db.Model):  # type: ignore[name-defined,misc]
+    """A ``private_key_jwt`` assertion's ``jti``, kept until the assertion expires so that it is
+    accepted once (RFC 7523 3, item 7). Only its SHA-256: the value is the client's to choose."""
+
+    __tablename__ = "client_assertions"
+
+    client_id: Mapped[str] = mapped_column(
+        ForeignKey("oauth_clients.client_id", ondelete="CASCADE"), primary_key=True
+    )
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

@@ -14,7 +14,7 @@ from flask_sqlalchemy import SQLAlchemy
 
 # Every Alembic revision in migrations/versions, oldest first; the last is the head this code
 # needs. tests/protocol/test_migrations.py holds it equal to the migration scripts.
-REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006")
+REVISIONS: tuple[str, ...] = ("0001", "0002", "0003", "0004", "0005", "0006", "0007")
 HEAD = REVISIONS[-1]
 
 

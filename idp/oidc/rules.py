@@ -9,7 +9,7 @@ import json
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeGuard
 
 SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access", "chat")
 PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account"})
@@ -178,3 +178,46 @@ def reuse_forgiven(spent_at: datetime, now: datetime, grace: int) -> bool:
     (two tabs refreshing at once); later, or with no grace window (0), it is reuse, which
     revokes the grant (RFC 9700 4.14.2)."""
     return grace > 0 and now - spent_at <= timedelta(seconds=grace)
+
+
+# RFC 7523 3 and Core 9 (private_key_jwt): how far the clocks may disagree, and how long ahead
+# an assertion may expire (its jti is kept until then, so this bounds that table too).
+ASSERTION_LEEWAY = 60
+ASSERTION_MAX_LIFETIME = 3600
+MAX_JTI_LENGTH = 256
+
+
+def _numeric_date(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def client_assertion_problem(
+    claims: Mapping[str, Any], *, client_id: str, audiences: Collection[str], now: int
+) -> str | None:
+    """What is wrong with the claims of a client's signed assertion (its signature checked
+    already), or None. RFC 7523 3: ``iss`` and ``sub`` are the client, ``aud`` names this
+    server, ``exp`` is required and not passed; ``nbf`` and ``iat`` are not in the future.
+    Core 9 and RFC 7523 3: ``jti`` is required (:func:`store.first_use_of_assertion` then
+    accepts it once), and ``exp`` may be at most an hour ahead."""
+    if claims.get("iss") != client_id or claims.get("sub") != client_id:
+        return "iss and sub must both be the client_id"
+    audience = claims.get("aud")
+    named = [audience] if isinstance(audience, str) else audience
+    if not isinstance(named, list) or not any(a in audiences for a in named if isinstance(a, str)):
+        return "aud must name this server: its issuer, or the endpoint called"
+    expires = claims.get("exp")
+    if not _numeric_date(expires):
+        return "exp is required"
+    if expires <= now - ASSERTION_LEEWAY:
+        return "the assertion has expired"
+    if expires > now + ASSERTION_MAX_LIFETIME + ASSERTION_LEEWAY:
+        return f"exp may be at most {ASSERTION_MAX_LIFETIME} seconds ahead"
+    for name in ("nbf", "iat"):
+        if name in claims and (
+            not _numeric_date(claims[name]) or claims[name] > now + ASSERTION_LEEWAY
+        ):
+            return f"{name} must be a time that has come"
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
+        return f"jti is required: a unique string of at most {MAX_JTI_LENGTH} characters"
+    return None

@@ -12,31 +12,39 @@ import hashlib
 import hmac
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer as FlaskAuthorizationServer
 from authlib.oauth2.rfc6749 import ClientMixin, grants
-from authlib.oauth2.rfc6749.errors import InvalidGrantError, InvalidRequestError
+from authlib.oauth2.rfc6749.errors import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+)
 from authlib.oauth2.rfc6750 import BearerTokenGenerator
 from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oauth2.rfc9207 import IssuerParameter
 from flask import Flask
+from joserfc.errors import JoseError
+from joserfc.jwk import KeySet
 
 from idp import audit
 from idp.keys import jose
 from idp.models import OAuthGrant, OAuthToken, Session, User, db
 from idp.oidc import rules, store
 from idp.oidc.claims import user_claims
+from idp.oidc.clients import KEY_AUTH_METHOD, SECRET_AUTH_METHODS
 from idp.ops.metrics import metrics
 from idp.runtime import get_runtime
 from idp.security.secrets import b64url, constant_time_equals, token_hash
 from idp.sessions.store import SessionView, UserView
 
-TOKEN_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]
-CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post"]
+CONFIDENTIAL_AUTH_METHODS = [*SECRET_AUTH_METHODS, KEY_AUTH_METHOD]
+TOKEN_AUTH_METHODS = [*CONFIDENTIAL_AUTH_METHODS, "none"]
 
 
 class Client(ClientMixin):  # type: ignore[misc]
@@ -64,13 +72,15 @@ class Client(ClientMixin):  # type: ignore[misc]
         return stored is not None and hmac.compare_digest(stored, token_hash(client_secret))
 
     def check_endpoint_auth_method(self, method: str, endpoint: str) -> bool:
-        if endpoint == "introspection":
-            return not self.row.is_public and method in CONFIDENTIAL_AUTH_METHODS
+        """The registered method decides, at every endpoint (introspection is for confidential
+        clients only): ``none`` for a public client, its keys for a ``private_key_jwt`` client,
+        and either form of its secret for the others."""
         registered = self.row.token_endpoint_auth_method
         if self.row.is_public:
-            return method == "none"
-        # A confidential client may use either form of its secret.
-        return method in CONFIDENTIAL_AUTH_METHODS and registered in CONFIDENTIAL_AUTH_METHODS
+            return method == "none" and endpoint != "introspection"
+        if registered == KEY_AUTH_METHOD:
+            return method == KEY_AUTH_METHOD
+        return method in SECRET_AUTH_METHODS
 
     def check_response_type(self, response_type: str) -> bool:
         return response_type == "code" and "authorization_code" in self.row.grant_types
@@ -310,6 +320,58 @@ class RefreshingToken:
         return self.exchange.scope
 
 
+class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
+    """``private_key_jwt`` (RFC 7523 2.2, Core 9): the client proves itself with a JWT signed by
+    one of the keys it registered. Authlib reads the assertion and finds the client by ``sub``;
+    the signature goes through our JOSE registry (RS256, ES256, EdDSA only, never a key named
+    by the token) and the claims through :func:`rules.client_assertion_problem`."""
+
+    CLIENT_AUTH_METHOD = KEY_AUTH_METHOD
+
+    def __init__(self, audiences: list[str]) -> None:
+        super().__init__(validate_jti=True, leeway=rules.ASSERTION_LEEWAY)
+        self._audiences = audiences
+
+    def __call__(self, query_client: Any, request: Any) -> Client | None:
+        client: Client | None = super().__call__(query_client, request)
+        named = request.form.get("client_id")
+        if client is not None and named and not constant_time_equals(named, client.client_id):
+            raise InvalidClientError(description="client_id is not the assertion's subject")
+        return client
+
+    def get_audiences(self) -> list[str]:
+        return self._audiences
+
+    def resolve_client_public_key(self, client: Client) -> KeySet:
+        if client.row.token_endpoint_auth_method != KEY_AUTH_METHOD or not client.row.jwks:
+            raise InvalidClientError(description="the client does not sign with keys of its own")
+        try:
+            return KeySet.import_key_set(client.row.jwks)  # type: ignore[arg-type]
+        except (JoseError, ValueError, TypeError):
+            raise InvalidClientError(
+                description="the client's registered keys are unusable"
+            ) from None
+
+    def process_assertion_claims(self, assertion: str, keys: KeySet) -> dict[str, Any]:
+        try:
+            _, claims = jose.verify_signature(assertion, keys)
+        except jose.TokenError:
+            raise InvalidClientError(
+                description="the client assertion is not signed by a key of the client"
+            ) from None
+        now = get_runtime().now()
+        client_id = str(claims.get("sub"))
+        problem = rules.client_assertion_problem(
+            claims, client_id=client_id, audiences=self._audiences, now=int(now.timestamp())
+        )
+        if problem is not None:
+            raise InvalidClientError(description=f"client assertion: {problem}")
+        kept_until = datetime.fromtimestamp(claims["exp"] + rules.ASSERTION_LEEWAY, tz=UTC)
+        if not store.first_use_of_assertion(client_id, claims["jti"], kept_until):
+            raise InvalidClientError(description="client assertion: this jti was used before")
+        return claims
+
+
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
     TOKEN_ENDPOINT_AUTH_METHODS = CONFIDENTIAL_AUTH_METHODS
 
@@ -511,6 +573,14 @@ def create_server(app: Flask) -> AuthorizationServer:
     server.register_grant(ClientCredentialsGrant)
     server.register_endpoint(Revocation)
     server.register_endpoint(Introspection)
+    # Core 9: "The Audience SHOULD be the URL of the Authorization Server's Token Endpoint";
+    # RFC 7523 3: any value that identifies the server, so its issuer, and the endpoint a
+    # client library names when it signs for the request it makes (Authlib does).
+    audiences = [
+        settings.base_url,
+        *(f"{settings.base_url}/oauth2/{name}" for name in ("token", "revoke", "introspect")),
+    ]
+    server.register_client_auth_method(KEY_AUTH_METHOD, PrivateKeyJWT(audiences))
 
     class Issuer(IssuerParameter):  # type: ignore[misc]
         def get_issuer(self) -> str:

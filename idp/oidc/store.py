@@ -12,8 +12,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, delete, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from idp.models import OAuthClient, OAuthCode, OAuthConsent, OAuthGrant, OAuthToken, db, driver
+from idp.models import (
+    ClientAssertion,
+    OAuthClient,
+    OAuthCode,
+    OAuthConsent,
+    OAuthGrant,
+    OAuthToken,
+    db,
+    driver,
+)
 from idp.models.base import rows_affected
 from idp.models.driver import DriverSQL, bind_time, read_json, read_time
 from idp.models.oauth import ClientRules
@@ -50,12 +61,13 @@ class ClientView(ClientRules):
     first_party: bool
     created_at: datetime
     updated_at: datetime
+    jwks: dict[str, Any] | None = None  # private_key_jwt: the client's public keys
 
 
 _FIND_CLIENT = DriverSQL(
     """
 SELECT client_id, name, secret_hash, token_endpoint_auth_method, redirect_uris,
-       post_logout_redirect_uris, scopes, grant_types, first_party, created_at, updated_at
+       post_logout_redirect_uris, scopes, grant_types, first_party, created_at, updated_at, jwks
 FROM oauth_clients WHERE client_id = {p}
 """
 )
@@ -79,6 +91,7 @@ def find_client(client_id: str) -> ClientView | None:
         first_party=bool(row[8]),
         created_at=read_time(row[9]),
         updated_at=read_time(row[10]),
+        jwks=read_json(row[11]) if row[11] is not None else None,
     )
 
 
@@ -97,11 +110,33 @@ def delete_client(client_id: str) -> bool:
     db.session.execute(delete(OAuthCode).where(OAuthCode.grant_id.in_(grants)))
     db.session.execute(delete(OAuthGrant).where(OAuthGrant.client_id == client_id))
     db.session.execute(delete(OAuthConsent).where(OAuthConsent.client_id == client_id))
+    db.session.execute(delete(ClientAssertion).where(ClientAssertion.client_id == client_id))
     deleted = rows_affected(
         db.session.execute(delete(OAuthClient).where(OAuthClient.client_id == client_id))
     )
     db.session.commit()
     return deleted == 1
+
+
+def first_use_of_assertion(client_id: str, jti: str, expires_at: datetime) -> bool:
+    """Record a client assertion's ``jti`` until ``expires_at``; False when it was seen before.
+
+    Committed at once, before the request goes on: an assertion is spent by being presented
+    with a valid signature, whatever the request then comes to. Two requests racing with the
+    same assertion meet at the primary key, and one of them inserts nothing.
+    """
+    table = ClientAssertion.__table__
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = (
+        insert(table)
+        .values(client_id=client_id, jti_hash=token_hash(jti), expires_at=expires_at)
+        .on_conflict_do_nothing()
+        # The row that went in, if one did (psycopg's rowcount says -1 for this INSERT).
+        .returning(table.c.jti_hash)
+    )
+    inserted = db.session.connection().execute(statement).first() is not None
+    db.session.commit()
+    return inserted
 
 
 # -- consent ------------------------------------------------------------------------------------
@@ -490,6 +525,7 @@ class Pruned:
     tokens: int
     codes: int
     grants: int
+    assertions: int  # private_key_jwt jtis whose assertions have expired
 
 
 def prune(now: datetime) -> Pruned:
@@ -519,5 +555,8 @@ def prune(now: datetime) -> Pruned:
             .execution_options(synchronize_session=False)
         )
     )
+    assertions = rows_affected(
+        db.session.execute(delete(ClientAssertion).where(ClientAssertion.expires_at <= now))
+    )
     db.session.commit()
-    return Pruned(tokens=tokens, codes=codes, grants=grants)
+    return Pruned(tokens=tokens, codes=codes, grants=grants, assertions=assertions)

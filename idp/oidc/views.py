@@ -28,7 +28,12 @@ from idp.keys import jose
 from idp.models import OAuthClient, User, db
 from idp.oidc import backchannel, rules, store
 from idp.oidc.claims import user_claims
-from idp.oidc.server import AuthorizationServer, AuthorizedUser
+from idp.oidc.server import (
+    CONFIDENTIAL_AUTH_METHODS,
+    TOKEN_AUTH_METHODS,
+    AuthorizationServer,
+    AuthorizedUser,
+)
 from idp.runtime import get_runtime
 from idp.security.origins import origin_of
 from idp.security.redirects import is_safe_relative_path
@@ -77,20 +82,12 @@ def discovery() -> Response:
         "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["RS256"],
-        "token_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "revocation_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-            "none",
-        ],
-        "introspection_endpoint_auth_methods_supported": [
-            "client_secret_basic",
-            "client_secret_post",
-        ],
+        "token_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
+        "token_endpoint_auth_signing_alg_values_supported": list(jose.ALGORITHMS),
+        "revocation_endpoint_auth_methods_supported": TOKEN_AUTH_METHODS,
+        "revocation_endpoint_auth_signing_alg_values_supported": list(jose.ALGORITHMS),
+        "introspection_endpoint_auth_methods_supported": CONFIDENTIAL_AUTH_METHODS,
+        "introspection_endpoint_auth_signing_alg_values_supported": list(jose.ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
         "claims_supported": list(rules.SUPPORTED_CLAIMS),
         "claims_parameter_supported": True,
