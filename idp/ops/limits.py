@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -128,8 +129,9 @@ def client_ip() -> str:
 
 
 def client_id() -> str:
-    """The OAuth client a request claims to be (Basic auth or form) and the address it comes
-    from: keyed by both, so that nobody can use up a client's allowance by knowing its id."""
+    """The OAuth client a request claims to be (Basic auth, form, or the subject of its
+    ``private_key_jwt`` assertion) and the address it comes from: keyed by both, so that nobody
+    can use up a client's allowance by knowing its id."""
     header = request.headers.get("Authorization", "")
     presented = request.form.get("client_id", "")
     if header.startswith("Basic "):
@@ -137,7 +139,23 @@ def client_id() -> str:
             presented = base64.b64decode(header[6:], validate=True).decode().split(":", 1)[0]
         except (ValueError, UnicodeDecodeError):
             presented = ""
+    elif not presented:
+        presented = claimed_subject(request.form.get("client_assertion", ""))
     return f"client:{presented[:64]}:{client_ip()}"
+
+
+def claimed_subject(assertion: str) -> str:
+    """The ``sub`` a JWT says it has, unverified (a rate-limit key only: the assertion is
+    checked later, by the token endpoint); "" for anything that is not such a JWT."""
+    parts = assertion.split(".")
+    if len(parts) != 3 or len(parts[1]) > 4096:
+        return ""
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return ""
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    return subject if isinstance(subject, str) else ""
 
 
 # endpoint -> (settings attribute holding the limit, key function)

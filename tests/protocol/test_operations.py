@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Callable
 
@@ -11,6 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from idp.models import db, schema
+from idp.ops import limits
 from tests.conftest import FrozenClock
 from tests.fakes import FakeGoogle
 from tests.helpers import ORIGIN, sign_in
@@ -135,6 +137,57 @@ def test_the_token_endpoint_is_limited_per_client(
     assert statuses == [400, 400, 429]  # invalid_client, then limited
     other = client.post("/oauth2/token", data={**form, "client_id": "c2"})
     assert other.status_code == 400
+
+
+@pytest.mark.parametrize(
+    "env_overrides", [{"IDP_RATE_LIMITS": "true", "IDP_RATE_LIMIT_TOKEN": "2/minute"}]
+)
+def test_private_key_jwt_clients_are_limited_by_their_assertions_subject(
+    client: FlaskClient,
+) -> None:
+    """Services that sign assertions send no client_id: each still has its own allowance."""
+
+    def unsigned(subject: str) -> str:
+        def part(value: dict[str, str]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+        return f"{part({'alg': 'ES256'})}.{part({'sub': subject})}.c2ln"
+
+    def attempt(subject: str) -> int:
+        form = {
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": unsigned(subject),
+        }
+        return client.post("/oauth2/token", data=form).status_code
+
+    assert [attempt("svc-1") for _ in range(3)] == [400, 400, 429]
+    assert attempt("svc-2") == 400  # not limited by svc-1's requests
+    nested = {
+        "grant_type": "client_credentials",
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": "e30." + base64.urlsafe_b64encode(b"[" * 3000).decode() + ".c2ln",
+    }
+    assert client.post("/oauth2/token", data=nested).status_code == 400  # no subject, no crash
+
+
+@pytest.mark.parametrize(
+    ("assertion", "subject"),
+    [
+        ("e30.eyJzdWIiOiAic3ZjIn0.c2ln", "svc"),  # {} . {"sub": "svc"}
+        ("e30." + base64.urlsafe_b64encode(b"[" * 3000).decode() + ".c2ln", ""),
+        ("e30.eyJzdWIiOiA3fQ.c2ln", ""),  # {"sub": 7}
+        ("e30.bnVsbA.c2ln", ""),  # null
+        ("e30.!!!.c2ln", ""),
+        ("e30." + "e" * 5000 + ".c2ln", ""),
+        ("only.two", ""),
+        ("", ""),
+    ],
+)
+def test_the_limiter_reads_an_assertions_subject_without_ever_failing(
+    assertion: str, subject: str
+) -> None:
+    assert limits.claimed_subject(assertion) == subject
 
 
 @pytest.mark.parametrize(
