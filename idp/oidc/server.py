@@ -339,6 +339,15 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
             raise InvalidClientError(description="client_id is not the assertion's subject")
         return client
 
+    def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Authlib's reading of the unverified header and claims, with one more failure that
+        must be the client's: JSON nested deeper than the parser goes (a 500 otherwise)."""
+        try:
+            extracted: tuple[dict[str, Any], dict[str, Any]] = super().extract_assertion(assertion)
+        except RecursionError:
+            raise InvalidClientError(description="Invalid JWT payload.") from None
+        return extracted
+
     def get_audiences(self) -> list[str]:
         return self._audiences
 

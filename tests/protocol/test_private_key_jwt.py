@@ -292,6 +292,16 @@ def test_a_signature_by_any_other_key_or_algorithm_is_refused(
     refused(credentials(browser, "not a jwt"))
 
 
+@pytest.mark.parametrize(
+    "payload",
+    [b"[" * 6000, b'{"sub": ' + b"[" * 6000 + b"}", b"\xff\xfe", b"null", b'{"sub": 7}'],
+)
+def test_a_malformed_assertion_is_the_clients_error_never_ours(app: Flask, payload: bytes) -> None:
+    head = b64url(b'{"alg": "ES256"}')
+    answer = credentials(app.test_client(), f"{head}.{b64url(payload)}.c2ln")
+    refused(answer)
+
+
 def test_the_client_id_parameter_must_be_the_assertions_subject(
     app: Flask, tmp_path: Path, clock: FrozenClock
 ) -> None:
