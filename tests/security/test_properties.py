@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import string
+import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -20,10 +22,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from joserfc.jwk import KeySet, RSAKey
+from joserfc.jwk import ECKey, KeySet, RSAKey
 
 from idp.connectors.idtoken import IdTokenError, verify_id_token
 from idp.keys import crypto, jose
+from idp.oidc import clients as registry
 from idp.oidc import rules
 from idp.security.origins import origin_of
 from idp.security.redirects import MAX_URL_LENGTH, is_allowed_redirect
@@ -377,6 +380,90 @@ def test_any_change_to_one_of_our_tokens_is_refused(data: st.DataObject, alg: st
         return
     with pytest.raises(jose.TokenError):
         jose.verify_signature(mutated, OUR_JWKS)
+
+
+# -- client assertions (private_key_jwt) ----------------------------------------------------------
+
+JWK_MEMBERS = ["kty", "crv", "x", "y", "n", "e", "d", "k", "kid", "use", "alg", "p", "q"]
+JWK_VALUES = ["RSA", "EC", "OKP", "oct", "P-256", "P-384", "Ed25519", "sig", "enc", "AQAB", "ES256"]
+
+
+@PROPERTY
+@given(
+    st.one_of(
+        JSON,
+        st.fixed_dictionaries(
+            {
+                "keys": st.lists(
+                    st.dictionaries(
+                        st.sampled_from(JWK_MEMBERS),
+                        JSON | st.sampled_from(JWK_VALUES),
+                        max_size=7,
+                    ),
+                    max_size=3,
+                )
+            }
+        ),
+    )
+)
+@example({"keys": [{"kty": "EC", "crv": "P-256", "x": "AQAB", "y": "AQAB"}]})
+def test_registering_client_keys_fails_only_with_client_error(document: Any) -> None:
+    try:
+        accepted = registry.public_jwks(document)
+    except registry.ClientError:
+        return
+    for key in accepted["keys"]:
+        assert not registry.PRIVATE_MEMBERS & key.keys()
+        assert key["kty"] in ("RSA", "EC", "OKP")
+
+
+@st.composite
+def client_assertions(draw: st.DrawFn, client_id: str) -> str:
+    """Anything a token endpoint may be handed as an assertion, often naming a real client."""
+    if draw(st.booleans()):
+        return draw(TOKENS)
+    header = draw(
+        st.dictionaries(st.sampled_from(HEADER_NAMES), JSON | st.sampled_from(ALGS), max_size=4)
+    )
+    header["alg"] = draw(st.sampled_from(ALGS))
+    names = ["iss", "aud", "exp", "iat", "nbf", "jti"]
+    claims: dict[str, Any] = draw(
+        st.dictionaries(
+            st.sampled_from(names),
+            JSON | st.sampled_from([client_id, BASE_URL, f"{BASE_URL}/oauth2/token"]),
+            max_size=6,
+        )
+    )
+    claims["sub"] = draw(st.sampled_from([client_id, client_id.upper(), ""]) | JSON)
+    return ".".join([b64json(header), b64json(claims), b64url(draw(st.binary(max_size=300)))])
+
+
+@WITH_APP
+@given(data=st.data())
+def test_the_token_endpoint_answers_any_client_assertion_as_the_clients_error(
+    app: Flask, data: st.DataObject
+) -> None:
+    """Whatever the assertion, it is refused with invalid_client (400, or 401 when the client
+    could have used Basic): never a token, never a 5xx."""
+    if "security.key_client" not in app.extensions:
+        jwks = Path(tempfile.mkdtemp()) / "jwks.json"
+        key = ECKey.generate_key("P-256", parameters={"kid": "k"})
+        jwks.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+        app.extensions["security.key_client"] = register(
+            app, "--auth-method", "private_key_jwt", "--jwks", str(jwks)
+        )
+    client_id = app.extensions["security.key_client"].client_id
+    assertion = data.draw(client_assertions(client_id))
+    response = app.test_client().post(
+        "/oauth2/token",
+        data={
+            "grant_type": "client_credentials",
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+        },
+    )
+    assert response.status_code in (400, 401), (response.status_code, response.get_data())
+    assert response.get_json()["error"] == "invalid_client"
 
 
 # -- the OpenID provider's request parsers --------------------------------------------------------
