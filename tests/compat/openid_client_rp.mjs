@@ -2,7 +2,8 @@
 // against our OpenID provider: the authorization code flow with PKCE, then every endpoint an RP uses.
 //
 // Env: ISSUER (the server, e.g. http://127.0.0.1:8123), CLIENT_ID, CLIENT_SECRET (empty for a public
-// client: PKCE only, no client authentication), REDIRECT_URI, POST_LOGOUT_URI (both registered for the
+// client: PKCE only, no client authentication), PRIVATE_JWK (instead of a secret: the client's P-256
+// private key as a JWK, for private_key_jwt), REDIRECT_URI, POST_LOGOUT_URI (both registered for the
 // client; neither is served: the redirects are read from their Location header), EXPECTED_EMAIL (the
 // fake Google user's email).
 // Run by tests/compat/test_openid_client.py against a live gunicorn and the fake Google provider.
@@ -16,6 +17,7 @@ import * as client from "openid-client";
 
 const { ISSUER, CLIENT_ID, REDIRECT_URI, POST_LOGOUT_URI, EXPECTED_EMAIL } = process.env;
 const CLIENT_SECRET = process.env.CLIENT_SECRET ?? "";
+const PRIVATE_JWK = process.env.PRIVATE_JWK ? JSON.parse(process.env.PRIVATE_JWK) : null;
 if (!ISSUER || !CLIENT_ID || !REDIRECT_URI || !POST_LOGOUT_URI || !EXPECTED_EMAIL) {
   console.error(
     "usage: ISSUER=http://127.0.0.1:PORT CLIENT_ID=… [CLIENT_SECRET=…] REDIRECT_URI=… POST_LOGOUT_URI=… " +
@@ -23,7 +25,7 @@ if (!ISSUER || !CLIENT_ID || !REDIRECT_URI || !POST_LOGOUT_URI || !EXPECTED_EMAI
   );
   process.exit(2);
 }
-const PUBLIC = CLIENT_SECRET === "";
+const PUBLIC = CLIENT_SECRET === "" && PRIVATE_JWK === null;
 const ISSUER_ORIGIN = new URL(ISSUER).origin;
 const SCOPE = "openid profile email offline_access";
 const MAX_HOPS = 10;
@@ -156,7 +158,22 @@ async function main() {
   const browser = new Browser();
 
   step("discovery (allowInsecureRequests: the loopback issuer is http)");
-  const auth = PUBLIC ? client.None() : client.ClientSecretBasic(CLIENT_SECRET);
+  let auth;
+  let method;
+  if (PUBLIC) {
+    auth = client.None();
+    method = "public client (none)";
+  } else if (PRIVATE_JWK === null) {
+    auth = client.ClientSecretBasic(CLIENT_SECRET);
+    method = "confidential client (client_secret_basic)";
+  } else {
+    // openid-client signs a new assertion (ES256, aud = the issuer, a fresh jti) for every request.
+    const key = await crypto.subtle.importKey("jwk", PRIVATE_JWK, { name: "ECDSA", namedCurve: "P-256" }, false, [
+      "sign",
+    ]);
+    auth = client.PrivateKeyJwt({ key, kid: PRIVATE_JWK.kid });
+    method = `confidential client (private_key_jwt, kid ${PRIVATE_JWK.kid})`;
+  }
   const config = await client.discovery(new URL(ISSUER), CLIENT_ID, undefined, auth, {
     execute: [client.allowInsecureRequests],
   });
@@ -167,7 +184,11 @@ async function main() {
   for (const endpoint of ["token", "userinfo", "revocation", "introspection", "end_session"]) {
     assert.ok(as[`${endpoint}_endpoint`], `no ${endpoint}_endpoint in discovery`);
   }
-  ok(`issuer ${as.issuer}, ${PUBLIC ? "public client (none)" : "confidential client (client_secret_basic)"}`);
+  if (PRIVATE_JWK !== null) {
+    assert.ok(as.token_endpoint_auth_methods_supported?.includes("private_key_jwt"), "private_key_jwt not offered");
+    assert.ok(as.token_endpoint_auth_signing_alg_values_supported?.includes("ES256"), "ES256 not offered");
+  }
+  ok(`issuer ${as.issuer}, ${method}`);
 
   step("buildAuthorizationUrl (PKCE S256, state, nonce, provider=google)");
   const first = await authorizationRequest(config, { provider: "google" });

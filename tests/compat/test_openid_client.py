@@ -3,8 +3,9 @@
 ``openid_client_rp.mjs`` discovers our provider, signs in through the fake Google provider with
 the authorization code flow and PKCE, and then uses the token, userinfo, introspection,
 revocation and end-session endpoints as an application would; see its header for the steps.
-It runs once for a confidential client (client_secret_basic) and once for a public one (PKCE
-only). ``make test`` installs the package with ``npm ci`` into ``tests/compat/node_modules``.
+It runs for a confidential client with a secret (client_secret_basic), one with a key pair
+(private_key_jwt), and a public one (PKCE only). ``make test`` installs the package with
+``npm ci`` into ``tests/compat/node_modules``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from joserfc.jwk import ECKey
 
 from tests.fakes import FakeGoogle
 from tests.live import PROJECT_ROOT, LiveServer, free_port
@@ -32,7 +34,7 @@ TIMEOUT = 60
 pytestmark = pytest.mark.compat
 
 
-def _create_client(server: LiveServer, *, public: bool) -> dict[str, Any]:
+def _create_client(server: LiveServer, *, public: bool, jwks: Path | None = None) -> dict[str, Any]:
     """``flask clients create --json`` against the live server's database."""
     port = free_port()  # never served: the script reads the Location headers
     redirect_uri = f"http://127.0.0.1:{port}/cb"
@@ -50,6 +52,7 @@ def _create_client(server: LiveServer, *, public: bool) -> dict[str, Any]:
         "--first-party",
         "--json",
         *(["--public"] if public else []),
+        *(["--auth-method", "private_key_jwt", "--jwks", str(jwks)] if jwks else []),
     ]
     run = subprocess.run(
         [sys.executable, "-m", "flask", *args],
@@ -63,7 +66,7 @@ def _create_client(server: LiveServer, *, public: bool) -> dict[str, Any]:
     assert run.returncode == 0, f"flask clients create failed:\n{run.stdout}\n{run.stderr}"
     created: dict[str, Any] = json.loads(run.stdout)
     assert created["type"] == kind, created
-    assert (created["client_secret"] is None) is public, created
+    assert (created["client_secret"] is None) is (public or jwks is not None), created
     return {**created, "redirect_uri": redirect_uri, "post_logout_uri": post_logout_uri}
 
 
@@ -76,21 +79,29 @@ def _report(run: subprocess.CompletedProcess[str], server: LiveServer) -> str:
     )
 
 
-@pytest.mark.parametrize("public", [False, True], ids=["confidential", "public"])
+@pytest.mark.parametrize("auth", ["client_secret_basic", "private_key_jwt", "none"])
 def test_openid_client_journey(
-    live_server: LiveServer, live_google: FakeGoogle, public: bool
+    live_server: LiveServer, live_google: FakeGoogle, auth: str, tmp_path: Path
 ) -> None:
     if NODE is None:
         pytest.fail("node is not on PATH (openid-client runs under Node 20)")
     if not (NODE_MODULES / "openid-client").is_dir():
         pytest.fail(f"{NODE_MODULES}/openid-client is missing: run `make install` (npm ci)")
     assert live_google.user.email is not None
-    registered = _create_client(live_server, public=public)
+    private_jwk = ""
+    jwks = None
+    if auth == "private_key_jwt":
+        key = ECKey.generate_key("P-256", parameters={"kid": "openid-client-rp"})
+        private_jwk = json.dumps(key.as_dict(private=True))
+        jwks = tmp_path / "jwks.json"
+        jwks.write_text(json.dumps({"keys": [key.as_dict(private=False)]}))
+    registered = _create_client(live_server, public=auth == "none", jwks=jwks)
     env = {
         **os.environ,
         "ISSUER": live_server.url,
         "CLIENT_ID": registered["client_id"],
         "CLIENT_SECRET": registered["client_secret"] or "",
+        "PRIVATE_JWK": private_jwk,
         "REDIRECT_URI": registered["redirect_uri"],
         "POST_LOGOUT_URI": registered["post_logout_uri"],
         "EXPECTED_EMAIL": live_google.user.email,
