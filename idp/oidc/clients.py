@@ -123,7 +123,11 @@ def validated(spec: ClientSpec) -> ClientSpec:
         raise ClientError("a client using authorization_code needs at least one redirect URI")
     if spec.auth_method not in AUTH_METHODS:
         raise ClientError(f"the authentication method must be one of {', '.join(AUTH_METHODS)}")
-    if spec.auth_method == KEY_AUTH_METHOD and not spec.public:
+    if spec.public and (spec.auth_method == KEY_AUTH_METHOD or spec.jwks is not None):
+        raise ClientError(
+            "a public client has no credentials: private_key_jwt is for confidential ones"
+        )
+    if spec.auth_method == KEY_AUTH_METHOD:
         if spec.jwks is None:
             raise ClientError("a private_key_jwt client needs its public keys (a JWKS)")
         spec = replace(spec, jwks=public_jwks(spec.jwks))

@@ -6,6 +6,7 @@ Each cites the section it comes from (OpenID Connect Core 1.0 unless stated othe
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -188,11 +189,24 @@ MAX_JTI_LENGTH = 256
 
 
 def _numeric_date(value: Any) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    """RFC 7519 2: a number of seconds; JSON parsers also accept NaN and Infinity, never dates."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def is_text(value: Any) -> TypeGuard[str]:
+    """A string that is text: JSON's escapes can also spell lone surrogates, which no database
+    column or hash can take."""
+    if not isinstance(value, str):
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def client_assertion_problem(
-    claims: Mapping[str, Any], *, client_id: str, audiences: Collection[str], now: int
+    claims: Mapping[str, Any], *, client_id: str, audiences: Collection[str], now: float
 ) -> str | None:
     """What is wrong with the claims of a client's signed assertion (its signature checked
     already), or None. RFC 7523 3: ``iss`` and ``sub`` are the client, ``aud`` names this
@@ -218,6 +232,6 @@ def client_assertion_problem(
         ):
             return f"{name} must be a time that has come"
     jti = claims.get("jti")
-    if not isinstance(jti, str) or not jti or len(jti) > MAX_JTI_LENGTH:
+    if not is_text(jti) or not jti or len(jti) > MAX_JTI_LENGTH:
         return f"jti is required: a unique string of at most {MAX_JTI_LENGTH} characters"
     return None

@@ -346,6 +346,10 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
             extracted: tuple[dict[str, Any], dict[str, Any]] = super().extract_assertion(assertion)
         except RecursionError:
             raise InvalidClientError(description="Invalid JWT payload.") from None
+        subject = extracted[1].get("sub")
+        if subject is not None and not rules.is_text(subject):
+            # Authlib would look the client up by it: a lone surrogate cannot go to the database.
+            raise InvalidClientError(description="Invalid claim: 'sub'")
         return extracted
 
     def get_audiences(self) -> list[str]:
@@ -371,7 +375,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         now = get_runtime().now()
         client_id = str(claims.get("sub"))
         problem = rules.client_assertion_problem(
-            claims, client_id=client_id, audiences=self._audiences, now=int(now.timestamp())
+            claims, client_id=client_id, audiences=self._audiences, now=now.timestamp()
         )
         if problem is not None:
             raise InvalidClientError(description=f"client assertion: {problem}")
@@ -511,6 +515,20 @@ class TokenGenerator(BearerTokenGenerator):  # type: ignore[misc]
 
 
 class AuthorizationServer(FlaskAuthorizationServer):  # type: ignore[misc]
+    def authenticate_client(self, request: Any, methods: list[str], endpoint: str = "token") -> Any:
+        """RFC 6749 2.3: "The client MUST NOT use more than one authentication method in each
+        request." Authlib would try them in turn and take the first that works."""
+        presented = [
+            request.headers.get("Authorization", "")[:6].lower() == "basic ",
+            bool(request.form.get("client_secret")),
+            bool(request.form.get("client_assertion")),
+        ]
+        if sum(presented) > 1:
+            raise InvalidClientError(
+                description="the client used more than one authentication method"
+            )
+        return super().authenticate_client(request, methods, endpoint)
+
     def query_client(self, client_id: str) -> Client | None:
         row = store.find_client(client_id)
         return Client(row) if row else None

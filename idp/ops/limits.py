@@ -128,18 +128,22 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
 def client_id() -> str:
     """The OAuth client a request claims to be (Basic auth, form, or the subject of its
     ``private_key_jwt`` assertion) and the address it comes from: keyed by both, so that nobody
     can use up a client's allowance by knowing its id."""
     header = request.headers.get("Authorization", "")
-    presented = request.form.get("client_id", "")
-    if header.startswith("Basic "):
+    presented = request.values.get("client_id", "")  # Authlib reads it from the query too
+    if header[:6].lower() == "basic ":  # the scheme, without regard to case (RFC 9110 11.1)
         try:
-            presented = base64.b64decode(header[6:], validate=True).decode().split(":", 1)[0]
+            presented = base64.b64decode(header[6:].strip(), validate=True).decode()
+            presented = presented.split(":", 1)[0]
         except (ValueError, UnicodeDecodeError):
             presented = ""
-    elif not presented:
+    elif not presented and not header and request.form.get("client_assertion_type") == ASSERTION:
         presented = claimed_subject(request.form.get("client_assertion", ""))
     return f"client:{presented[:64]}:{client_ip()}"
 
@@ -155,7 +159,13 @@ def claimed_subject(assertion: str) -> str:
     except (ValueError, UnicodeDecodeError, RecursionError):
         return ""
     subject = claims.get("sub") if isinstance(claims, dict) else None
-    return subject if isinstance(subject, str) else ""
+    if not isinstance(subject, str):
+        return ""
+    try:
+        subject.encode("utf-8")  # JSON can spell a lone surrogate; no store can key on it
+    except UnicodeEncodeError:
+        return ""
+    return subject
 
 
 # endpoint -> (settings attribute holding the limit, key function)

@@ -172,6 +172,40 @@ def test_private_key_jwt_clients_are_limited_by_their_assertions_subject(
 
 
 @pytest.mark.parametrize(
+    "env_overrides", [{"IDP_RATE_LIMITS": "true", "IDP_RATE_LIMIT_TOKEN": "2/minute"}]
+)
+def test_no_spelling_of_a_client_escapes_its_allowance(client: FlaskClient) -> None:
+    """The Basic scheme in any case, and client_id in the query beside an assertion naming
+    someone else each time, all count against the client they name."""
+    form = {"grant_type": "client_credentials"}
+    credentials = base64.b64encode(b"c1:wrong").decode()
+    spelled = [
+        client.post(
+            "/oauth2/token", data=form, headers={"Authorization": f"{scheme} {credentials}"}
+        ).status_code
+        for scheme in ("basic", "BASIC", "Basic")
+    ]
+    assert spelled == [401, 401, 429]
+
+    def junk(subject: str) -> str:
+        payload = base64.urlsafe_b64encode(json.dumps({"sub": subject}).encode()).decode()
+        return f"e30.{payload.rstrip('=')}.c2ln"
+
+    in_query = [
+        client.post(
+            "/oauth2/token?client_id=c2",
+            data={
+                **form,
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": junk(f"someone-{n}"),
+            },
+        ).status_code
+        for n in range(3)
+    ]
+    assert in_query == [400, 400, 429]
+
+
+@pytest.mark.parametrize(
     ("assertion", "subject"),
     [
         ("e30.eyJzdWIiOiAic3ZjIn0.c2ln", "svc"),  # {} . {"sub": "svc"}
@@ -182,6 +216,7 @@ def test_private_key_jwt_clients_are_limited_by_their_assertions_subject(
         ("e30." + "e" * 5000 + ".c2ln", ""),
         ("only.two", ""),
         ("", ""),
+        ("e30.eyJzdWIiOiAiXHVkODAwIn0.c2ln", ""),  # {"sub": "\ud800"}: a lone surrogate
     ],
 )
 def test_the_limiter_reads_an_assertions_subject_without_ever_failing(

@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from flask.testing import FlaskClient
-from joserfc import jwt
+from joserfc import jws
 from joserfc.jwk import ECKey, OctKey, OKPKey, RSAKey
 from werkzeug.test import TestResponse
 
@@ -89,7 +89,10 @@ def assertion(
     body.update(claims)
     body = {name: value for name, value in body.items() if value is not None}
     protected = {"alg": alg, **({"kid": key.kid} if key.kid else {}), **(header or {})}
-    return jwt.encode(protected, body, key, registry=jose.REGISTRY)  # EdDSA without a warning
+    # Serialized by hand, as any JSON library would (a lone surrogate goes out as its escape),
+    # and signed through our registry (EdDSA without a warning).
+    payload = json.dumps(body).encode()
+    return jws.serialize_compact(protected, payload, key, registry=jose.REGISTRY)
 
 
 def post(browser: FlaskClient, path: str, signed: str, **form: str) -> TestResponse:
@@ -239,6 +242,12 @@ def test_an_assertion_is_accepted_once(app: Flask, tmp_path: Path, clock: Frozen
         ({"nbf": 120}, "nbf"),
         ({"jti": None}, "jti is required"),
         ({"jti": "x" * 257}, "jti is required"),
+        # What only the key's holder could send, and must still be the client's error:
+        ({"jti": "\udc80"}, "jti is required"),  # a lone surrogate, spelled in JSON
+        ({"exp": float("nan")}, "exp is required"),
+        ({"exp": float("inf")}, "exp is required"),
+        ({"iat": float("nan")}, "iat"),
+        ({"nbf": float("nan")}, "nbf"),
     ],
 )
 def test_an_assertion_with_wrong_claims_is_refused(
@@ -294,12 +303,47 @@ def test_a_signature_by_any_other_key_or_algorithm_is_refused(
 
 @pytest.mark.parametrize(
     "payload",
-    [b"[" * 6000, b'{"sub": ' + b"[" * 6000 + b"}", b"\xff\xfe", b"null", b'{"sub": 7}'],
+    [
+        b"[" * 6000,
+        b'{"sub": ' + b"[" * 6000 + b"}",
+        b"\xff\xfe",
+        b"null",
+        b'{"sub": 7}',
+        b'{"sub": "\\ud800"}',  # JSON's spelling of a lone surrogate: no database takes it
+    ],
 )
 def test_a_malformed_assertion_is_the_clients_error_never_ours(app: Flask, payload: bytes) -> None:
     head = b64url(b'{"alg": "ES256"}')
     answer = credentials(app.test_client(), f"{head}.{b64url(payload)}.c2ln")
     refused(answer)
+
+
+def test_one_request_uses_one_authentication_method(
+    app: Flask, tmp_path: Path, clock: FrozenClock
+) -> None:
+    """RFC 6749 2.3: a secret beside an assertion is refused, even when either would do."""
+    key = new_key("ES256")
+    service = key_client(app, tmp_path, key, grant_types=("client_credentials",))
+    secretive = register(app, "--grant-type", "client_credentials")
+    browser = app.test_client()
+    both = [
+        credentials(
+            browser,
+            assertion(service.client_id, key, clock, alg="ES256"),
+            client_secret=str(secretive.client_secret),
+        ),
+        browser.post(
+            "/oauth2/token",
+            data={
+                "grant_type": "client_credentials",
+                "client_assertion_type": ASSERTION_TYPE,
+                "client_assertion": assertion(service.client_id, key, clock, alg="ES256"),
+            },
+            headers=basic_auth(secretive),
+        ),
+    ]
+    for answer in both:
+        assert "more than one" in refused(answer)
 
 
 def test_the_client_id_parameter_must_be_the_assertions_subject(
@@ -449,6 +493,23 @@ def test_keys_go_only_with_private_key_jwt(app: Flask, tmp_path: Path) -> None:
     stray = runner.invoke(args=[*base, "--jwks", jwks_file(tmp_path, new_key("ES256"))])
     assert stray.exit_code != 0
     assert "only a private_key_jwt client" in stray.output
+    public = runner.invoke(
+        args=[
+            "clients",
+            "create",
+            "--name",
+            "spa",
+            "--public",
+            "--redirect-uri",
+            "https://spa.example/cb",
+            "--auth-method",
+            "private_key_jwt",
+            "--jwks",
+            jwks_file(tmp_path, new_key("ES256")),
+        ]
+    )
+    assert public.exit_code != 0
+    assert "a public client has no credentials" in public.output
     not_json = tmp_path / "nope.json"
     not_json.write_text("{")
     broken = runner.invoke(
