@@ -95,11 +95,11 @@ class Attempted:
 
 def attempt_outcome(status: int) -> Attempted:
     """Section 2.8: 200 (204 is common too) means received; 400, that the client refused the
-    token, and so does any other 4xx or a redirect (not followed). 5xx and 429 say that the
-    client could not take it now: worth another attempt."""
+    token, and so does any other 4xx or a redirect (not followed). 5xx, 408 and 429 say that
+    the client could not take it now: worth another attempt."""
     if status in (200, 204):
         return Attempted("delivered")
-    if status >= 500 or status == 429:
+    if status >= 500 or status in (408, 429):
         return Attempted("unreachable", again=True)
     return Attempted("refused")
 
@@ -208,6 +208,10 @@ class Sender:
         self._pid = 0
         self._thread: threading.Thread | None = None
         self._queue: queue.Queue[_Pending] = queue.Queue(QUEUE_CAPACITY)
+        # Attempts to make again, soonest first (ties first come, first served). Kept here, not
+        # in the thread, so that a thread started again finds them.
+        self._later: list[tuple[float, int, _Pending]] = []
+        self._order = itertools.count()
 
     def send(self, delivery: Delivery) -> None:
         try:
@@ -228,6 +232,7 @@ class Sender:
                 if self._pid != pid or self._thread is None or not self._thread.is_alive():
                     if self._pid != pid:
                         self._queue = queue.Queue(QUEUE_CAPACITY)
+                        self._later = []  # the parent's, not this process's to send
                     self._thread = threading.Thread(
                         target=self._run, args=(self._queue,), name="backchannel", daemon=True
                     )
@@ -246,26 +251,35 @@ class Sender:
             time.sleep(0.05)
 
     def _run(self, deliveries: queue.Queue[_Pending]) -> None:
-        later: list[tuple[float, int, _Pending]] = []  # attempts to make again, soonest first
-        order = itertools.count()  # ties in time go first come, first served
+        later = self._later
         while True:
-            if later and later[0][0] <= self._clock():
-                pending = heapq.heappop(later)[2]
-            else:
-                try:
-                    pending = deliveries.get(
-                        timeout=max(0.0, later[0][0] - self._clock()) if later else None
-                    )
-                except queue.Empty:
-                    continue  # an attempt is due
+            pending = self._next(deliveries, later)
+            if pending is None:
+                continue  # a retry came due while waiting
             try:
                 again_at = self._attempt(pending)
                 if again_at is not None:
-                    heapq.heappush(later, (again_at, next(order), pending))
+                    heapq.heappush(later, (again_at, next(self._order), pending))
                     continue
             except Exception:
                 log.exception("back-channel logout: the outcome could not be counted")
             deliveries.task_done()
+
+    def _next(
+        self, deliveries: queue.Queue[_Pending], later: list[tuple[float, int, _Pending]]
+    ) -> _Pending | None:
+        """A new delivery first (a client that answers should not wait behind one that does
+        not), then a retry that is due; else wait for whichever comes first."""
+        try:
+            return deliveries.get_nowait()
+        except queue.Empty:
+            pass
+        if later and later[0][0] <= self._clock():
+            return heapq.heappop(later)[2]
+        try:
+            return deliveries.get(timeout=max(0.0, later[0][0] - self._clock()) if later else None)
+        except queue.Empty:
+            return None
 
     def _attempt(self, pending: _Pending) -> float | None:
         """One attempt; when to make the next one, or None when this delivery is done."""
@@ -291,7 +305,7 @@ class Sender:
                 return again_at
         if attempted.again:
             log.warning(
-                "back-channel logout to client %s: given up after %d attempts",
+                "back-channel logout to client %s: given up after %d attempt(s)",
                 delivery.client_id,
                 pending.attempts,
             )
