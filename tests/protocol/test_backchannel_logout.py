@@ -70,6 +70,21 @@ def signed_in_at(
     return browser, id_token_claims(browser, tokens["id_token"])
 
 
+def signed_out_of(
+    app: Flask, receiver: LogoutReceiver
+) -> tuple[RegisteredClient, FlaskClient, dict[str, Any]]:
+    """Sign in here and at a client that listens at ``receiver``, sign out, and wait until the
+    sender is done with the logout token (``receiver`` is closed then)."""
+    try:
+        client = register(app, "--backchannel-logout-uri", receiver.url)
+        browser, claims = signed_in_at(app, client)
+        browser.post("/api/auth/sign-out", headers=ORIGIN)
+        delivered(app)
+    finally:
+        receiver.close()
+    return client, browser, claims
+
+
 def outcomes(app: Flask, outcome: str) -> float:
     value: float = metrics(app).backchannel_logouts.labels(outcome)._value.get()
     return value
@@ -217,13 +232,7 @@ def test_an_unreachable_or_slow_client_does_not_hold_up_the_sign_out(
 
 def test_a_refusing_client_is_counted_as_refused(app: Flask) -> None:
     refusing = LogoutReceiver(status=400)
-    try:
-        client = register(app, "--backchannel-logout-uri", refusing.url)
-        browser, _ = signed_in_at(app, client)
-        browser.post("/api/auth/sign-out", headers=ORIGIN)
-        delivered(app)
-    finally:
-        refusing.close()
+    signed_out_of(app, refusing)
     assert len(refusing.received) == 1
     assert outcomes(app, "refused") == 1
 
@@ -235,13 +244,7 @@ def test_a_client_that_is_down_for_a_moment_gets_the_same_token_on_a_later_attem
     503, then cannot be reached; the token goes again until the client takes it."""
     caplog.set_level(logging.INFO, logger="idp.oidc.backchannel")
     restarting = LogoutReceiver(first=(503,))
-    try:
-        client = register(app, "--backchannel-logout-uri", restarting.url)
-        browser, claims = signed_in_at(app, client)
-        browser.post("/api/auth/sign-out", headers=ORIGIN)
-        delivered(app)
-    finally:
-        restarting.close()
+    client, browser, claims = signed_out_of(app, restarting)
 
     tokens = restarting.tokens()
     assert len(tokens) == 2

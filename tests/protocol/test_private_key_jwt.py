@@ -68,6 +68,12 @@ def key_client(
     return client
 
 
+def es256_service(app: Flask, tmp_path: Path) -> tuple[Key, RegisteredClient]:
+    """A service (client_credentials) that signs with a P-256 key: the usual case."""
+    key = new_key("ES256")
+    return key, key_client(app, tmp_path, key, grant_types=("client_credentials",))
+
+
 def assertion(
     client_id: str,
     key: Key,
@@ -150,8 +156,7 @@ def test_a_service_gets_a_token_with_an_assertion_signed_by_its_key(
 def test_the_audience_may_be_the_issuer_or_a_list_naming_the_token_endpoint(
     app: Flask, tmp_path: Path, clock: FrozenClock
 ) -> None:
-    key = new_key("ES256")
-    service = key_client(app, tmp_path, key, grant_types=("client_credentials",))
+    key, service = es256_service(app, tmp_path)
     browser = app.test_client()
     for audience in (BASE_URL, ["https://elsewhere.example", TOKEN_ENDPOINT]):
         signed = assertion(service.client_id, key, clock, alg="ES256", aud=audience)
@@ -211,8 +216,7 @@ def test_a_user_facing_client_redeems_codes_refreshes_and_revokes_with_assertion
 
 
 def test_an_assertion_is_accepted_once(app: Flask, tmp_path: Path, clock: FrozenClock) -> None:
-    key = new_key("ES256")
-    service = key_client(app, tmp_path, key, grant_types=("client_credentials",))
+    key, service = es256_service(app, tmp_path)
     browser = app.test_client()
     signed = assertion(service.client_id, key, clock, alg="ES256", jti="once")
 
@@ -253,8 +257,7 @@ def test_an_assertion_is_accepted_once(app: Flask, tmp_path: Path, clock: Frozen
 def test_an_assertion_with_wrong_claims_is_refused(
     app: Flask, tmp_path: Path, clock: FrozenClock, changes: dict[str, Any], says: str
 ) -> None:
-    key = new_key("ES256")
-    service = key_client(app, tmp_path, key, grant_types=("client_credentials",))
+    key, service = es256_service(app, tmp_path)
     now = int(clock.timestamp())
     claims = {
         name: (now + value if name in ("exp", "iat", "nbf") and value is not None else value)
@@ -322,8 +325,7 @@ def test_one_request_uses_one_authentication_method(
     app: Flask, tmp_path: Path, clock: FrozenClock
 ) -> None:
     """RFC 6749 2.3: a secret beside an assertion is refused, even when either would do."""
-    key = new_key("ES256")
-    service = key_client(app, tmp_path, key, grant_types=("client_credentials",))
+    key, service = es256_service(app, tmp_path)
     secretive = register(app, "--grant-type", "client_credentials")
     browser = app.test_client()
     both = [
@@ -349,8 +351,7 @@ def test_one_request_uses_one_authentication_method(
 def test_the_client_id_parameter_must_be_the_assertions_subject(
     app: Flask, tmp_path: Path, clock: FrozenClock
 ) -> None:
-    key = new_key("ES256")
-    service = key_client(app, tmp_path, key, grant_types=("client_credentials",))
+    key, service = es256_service(app, tmp_path)
     other = register(app, "--grant-type", "client_credentials")
     signed = assertion(service.client_id, key, clock, alg="ES256")
     answer = credentials(app.test_client(), signed, client_id=other.client_id)
@@ -360,8 +361,7 @@ def test_the_client_id_parameter_must_be_the_assertions_subject(
 def test_each_client_authenticates_only_the_way_it_registered(
     app: Flask, tmp_path: Path, clock: FrozenClock
 ) -> None:
-    key = new_key("ES256")
-    service = key_client(app, tmp_path, key, grant_types=("client_credentials",))
+    key, service = es256_service(app, tmp_path)
     secretive = register(app, "--grant-type", "client_credentials")
     browser = app.test_client()
     # A client with a secret cannot switch to assertions (it has no keys)...
@@ -521,8 +521,7 @@ def test_keys_go_only_with_private_key_jwt(app: Flask, tmp_path: Path) -> None:
 def test_spent_assertions_are_pruned_once_they_expire(
     app: Flask, tmp_path: Path, clock: FrozenClock
 ) -> None:
-    key = new_key("ES256")
-    service = key_client(app, tmp_path, key, grant_types=("client_credentials",))
+    key, service = es256_service(app, tmp_path)
     browser = app.test_client()
     assert (
         credentials(browser, assertion(service.client_id, key, clock, alg="ES256")).status_code
