@@ -7,8 +7,8 @@ session, a ban, ``flask users revoke-sessions`` or a deleted user.
 
 The tokens are built and signed in the request that ended the sessions; one sender thread per
 process delivers them, so that a slow or unreachable client never holds up a sign-out. Section
-2.8 leaves retries to the provider: a client that cannot be reached, or answers 5xx or 429, is
-tried again after 1, 4, 15 and 45 seconds, while the token is still valid (it lives 120 s).
+2.8 leaves retries to the provider: a client that cannot be reached, or answers 5xx, 408 or
+429, is tried again after 1, 4, 15 and 45 seconds, while the token is still valid (it lives 120 s).
 A redirect is not followed. The outcome is logged and counted by client, never the token.
 """
 
@@ -45,7 +45,7 @@ JWT_TYPE = "logout+jwt"  # section 2.4, explicit typing (RFC 8725 3.11)
 TOKEN_TTL = 120  # seconds: long enough for the client to receive it, short against replays
 POST_TIMEOUT = 5.0
 # Seconds to wait before each further attempt at a client that could not take the token (a
-# transport error, 5xx, 429): about a minute and a half in all with the timeouts, within the
+# transport error, 5xx, 408, 429): about a minute and a half in all with the timeouts, within the
 # token's life, so that a client restarting for a deploy still hears of the logout.
 RETRY_DELAYS = (1.0, 4.0, 15.0, 45.0)
 QUEUE_CAPACITY = 1000

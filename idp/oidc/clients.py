@@ -26,6 +26,7 @@ SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 KEY_AUTH_METHOD = "private_key_jwt"  # RFC 7523, Core 9: the client signs with its own keys
 AUTH_METHODS = (*SECRET_AUTH_METHODS, KEY_AUTH_METHOD)
 MAX_CLIENT_KEYS = 10
+MAX_KID_LENGTH = 128
 # Members that only a private JWK has (RFC 7518 6.2.2, 6.3.2, 6.4; RFC 8037 2).
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
 # The curves of the algorithms we verify (ES256, EdDSA).
@@ -70,6 +71,9 @@ def public_jwks(document: Any) -> dict[str, Any]:
                 "the JWKS holds a private key: register only the public half, and keep the "
                 "private key with the client"
             )
+        kid = key.get("kid")
+        if kid is not None and (not isinstance(kid, str) or not 0 < len(kid) <= MAX_KID_LENGTH):
+            raise ClientError(f"a kid must be a string of 1 to {MAX_KID_LENGTH} characters")
         kty = key.get("kty")
         if kty not in ("RSA", *CURVES):
             raise ClientError("each key must be RSA, EC (P-256) or OKP (Ed25519)")
@@ -88,7 +92,7 @@ def public_jwks(document: Any) -> dict[str, Any]:
         public = imported.raw_value
         if isinstance(public, rsa.RSAPublicKey) and public.key_size < MIN_RSA_BITS:
             raise ClientError(f"an RSA key must have at least {MIN_RSA_BITS} bits")
-        kids.append(key.get("kid"))
+        kids.append(kid)
     if len(keys) > 1 and (None in kids or len(set(kids)) != len(kids)):
         raise ClientError("with more than one key, each needs a kid of its own")
     return {"keys": [dict(key) for key in keys]}

@@ -440,6 +440,7 @@ def small_rsa() -> dict[str, Any]:
         (lambda: {"keys": [ECKey.generate_key("P-384").as_dict(private=False)]}, "P-256"),
         (lambda: {"keys": [OctKey.generate_key(256).as_dict(private=False)]}, "private key"),
         (lambda: {"keys": [{"kty": "oct-ish", "kid": "x"}]}, "RSA, EC"),
+        (lambda: {"keys": [{**new_key("ES256").as_dict(private=False), "kid": 7}]}, "a kid must"),
         (
             lambda: {"keys": [{**new_key("ES256").as_dict(private=False), "use": "enc"}]},
             '"use": "sig"',
