@@ -9,6 +9,7 @@ from typing import Any
 from flask import request
 
 from idp.errors import MalformedJSONError, UnsupportedMediaTypeError, ValidationError
+from idp.security.text import storable
 
 MAX_STRING = 2048
 
@@ -38,8 +39,15 @@ def json_body() -> dict[str, Any]:
 
 
 def string(
-    body: dict[str, Any], key: str, *, required: bool = False, max_length: int = MAX_STRING
+    body: dict[str, Any],
+    key: str,
+    *,
+    required: bool = False,
+    max_length: int = MAX_STRING,
+    redirect: bool = False,
 ) -> str | None:
+    """A string member. It must be :func:`storable` text, unless it is a ``redirect`` target:
+    those go to the redirect check, which refuses a NUL with Better Auth's own error code."""
     value = body.get(key)
     if value is None:
         if required:
@@ -49,6 +57,8 @@ def string(
         return None
     if not isinstance(value, str):
         raise ValidationError(f"[body.{key}] Invalid input: expected string")
+    if not redirect and not storable(value):
+        raise ValidationError(f"[body.{key}] Invalid input: expected text (no NUL character)")
     if len(value) > max_length:
         raise ValidationError(
             f"[body.{key}] Too big: expected string to have <={max_length} characters"
@@ -76,7 +86,7 @@ def string_list(body: dict[str, Any], key: str, *, max_items: int = 20) -> tuple
     if (
         not isinstance(value, list)
         or len(value) > max_items
-        or not all(isinstance(v, str) and 0 < len(v) <= 128 for v in value)
+        or not all(storable(v) and 0 < len(v) <= 128 for v in value)
     ):
         raise ValidationError(f"[body.{key}] Invalid input: expected array of strings")
     return tuple(value)

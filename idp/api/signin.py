@@ -80,9 +80,9 @@ def social_request(*, new_user_callback: bool) -> SocialRequest:
         login_hint=body.string(data, "loginHint", max_length=320),
         scopes=body.scope_list(data, "scopes"),
         redirects=flow.checked_redirects(
-            body.string(data, "callbackURL"),
-            body.string(data, "errorCallbackURL"),
-            body.string(data, "newUserCallbackURL") if new_user_callback else None,
+            body.string(data, "callbackURL", redirect=True),
+            body.string(data, "errorCallbackURL", redirect=True),
+            body.string(data, "newUserCallbackURL", redirect=True) if new_user_callback else None,
         ),
     )
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeGuard
 
+from idp.security.text import storable
+
 SUPPORTED_SCOPES = ("openid", "profile", "email", "offline_access", "chat")
 PROMPT_VALUES = frozenset({"none", "login", "consent", "select_account"})
 # 5.4: which claims each scope releases ("chat" is ours: the presentation of a user in chat).
@@ -193,18 +195,6 @@ def _numeric_date(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def is_text(value: Any) -> TypeGuard[str]:
-    """A string that is text: JSON's escapes can also spell lone surrogates, which no database
-    column or hash can take."""
-    if not isinstance(value, str):
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def client_assertion_problem(
     claims: Mapping[str, Any], *, client_id: str, audiences: Collection[str], now: float
 ) -> str | None:
@@ -232,6 +222,6 @@ def client_assertion_problem(
         ):
             return f"{name} must be a time that has come"
     jti = claims.get("jti")
-    if not is_text(jti) or not jti or len(jti) > MAX_JTI_LENGTH:
+    if not storable(jti) or not jti or len(jti) > MAX_JTI_LENGTH:
         return f"jti is required: a unique string of at most {MAX_JTI_LENGTH} characters"
     return None

@@ -41,6 +41,7 @@ from idp.oidc.clients import KEY_AUTH_METHOD, SECRET_AUTH_METHODS
 from idp.ops.metrics import metrics
 from idp.runtime import get_runtime
 from idp.security.secrets import b64url, constant_time_equals, token_hash
+from idp.security.text import storable
 from idp.sessions.store import SessionView, UserView
 
 CONFIDENTIAL_AUTH_METHODS = [*SECRET_AUTH_METHODS, KEY_AUTH_METHOD]
@@ -347,8 +348,8 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         except RecursionError:
             raise InvalidClientError(description="Invalid JWT payload.") from None
         subject = extracted[1].get("sub")
-        if subject is not None and not rules.is_text(subject):
-            # Authlib would look the client up by it: a lone surrogate cannot go to the database.
+        if subject is not None and not storable(subject):
+            # Authlib would look the client up by it: such text cannot go to the database.
             raise InvalidClientError(description="Invalid claim: 'sub'")
         return extracted
 

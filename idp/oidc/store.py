@@ -40,8 +40,15 @@ from idp.sessions.store import USER_COLUMNS_SQL, UserView, user_view
 # -- clients ------------------------------------------------------------------------------------
 
 
+def could_be_client_id(value: str) -> bool:
+    """Ours are 32 alphanumerics; anything else that is not printable ASCII of at most 64
+    characters is no client's, and must not reach the database (PostgreSQL refuses a NUL in
+    a text parameter with an error, not a miss)."""
+    return 0 < len(value) <= 64 and value.isascii() and value.isprintable()
+
+
 def get_client(client_id: str) -> OAuthClient | None:
-    if not client_id or len(client_id) > 64:
+    if not could_be_client_id(client_id):
         return None
     return db.session.get(OAuthClient, client_id)
 
@@ -74,7 +81,7 @@ FROM oauth_clients WHERE client_id = {p}
 
 
 def find_client(client_id: str) -> ClientView | None:
-    if not client_id or len(client_id) > 64:
+    if not could_be_client_id(client_id):
         return None
     row = driver.fetch_one(db.session.connection(), _FIND_CLIENT, (client_id,))
     if row is None:

@@ -38,6 +38,7 @@ from idp.runtime import get_runtime
 from idp.security.origins import origin_of
 from idp.security.redirects import is_safe_relative_path
 from idp.security.secrets import constant_time_equals, derive_key, sign
+from idp.security.text import storable
 from idp.sessions import current as sessions
 from idp.sessions import store as session_store
 from idp.sessions.store import UserView
@@ -161,6 +162,8 @@ def check_request(params: MultiDict[str, str]) -> Checked:
     for name in ("request", "request_uri"):
         if name in params:
             raise refuse(f"{name}_not_supported", f"{name} is not supported")
+    if not all(storable(value) for _, value in params.items(multi=True)):
+        raise refuse("invalid_request", "a parameter holds a NUL character")
     try:
         prompts = rules.parse_prompt(params.get("prompt"))
         max_age = rules.parse_max_age(params.get("max_age"))
