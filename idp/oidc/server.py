@@ -41,7 +41,6 @@ from idp.oidc.clients import KEY_AUTH_METHOD, SECRET_AUTH_METHODS
 from idp.ops.metrics import metrics
 from idp.runtime import get_runtime
 from idp.security.secrets import b64url, constant_time_equals, token_hash
-from idp.security.text import storable
 from idp.sessions.store import SessionView, UserView
 
 CONFIDENTIAL_AUTH_METHODS = [*SECRET_AUTH_METHODS, KEY_AUTH_METHOD]
@@ -342,15 +341,12 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
 
     def extract_assertion(self, assertion: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """Authlib's reading of the unverified header and claims, with one more failure that
-        must be the client's: JSON nested deeper than the parser goes (a 500 otherwise)."""
+        must be the client's: JSON nested deeper than the parser goes (a 500 otherwise). A
+        ``sub`` no client could have is then unknown to :func:`store.find_client`."""
         try:
             extracted: tuple[dict[str, Any], dict[str, Any]] = super().extract_assertion(assertion)
         except RecursionError:
             raise InvalidClientError(description="Invalid JWT payload.") from None
-        subject = extracted[1].get("sub")
-        if subject is not None and not storable(subject):
-            # Authlib would look the client up by it: such text cannot go to the database.
-            raise InvalidClientError(description="Invalid claim: 'sub'")
         return extracted
 
     def get_audiences(self) -> list[str]:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from authlib.oauth2.rfc7523.client import ASSERTION_TYPE
 from flask import Flask, request
 from flask_limiter import Limiter, RateLimitExceeded
 from limits.storage import Storage
@@ -28,6 +29,7 @@ from idp.config import Settings
 from idp.errors import ApiError, failure_response
 from idp.models import RateLimit, db
 from idp.models.base import rows_affected
+from idp.security.text import storable
 
 log = logging.getLogger(__name__)
 KEY = "idp.limiter"
@@ -128,9 +130,6 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
-ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-
-
 def client_id() -> str:
     """The OAuth client a request claims to be (Basic auth, form, or the subject of its
     ``private_key_jwt`` assertion) and the address it comes from: keyed by both, so that nobody
@@ -143,7 +142,9 @@ def client_id() -> str:
             presented = presented.split(":", 1)[0]
         except (ValueError, UnicodeDecodeError):
             presented = ""
-    elif not presented and not header and request.form.get("client_assertion_type") == ASSERTION:
+    elif (
+        not presented and not header and request.form.get("client_assertion_type") == ASSERTION_TYPE
+    ):
         presented = claimed_subject(request.form.get("client_assertion", ""))
     return f"client:{presented[:64]}:{client_ip()}"
 
@@ -159,13 +160,7 @@ def claimed_subject(assertion: str) -> str:
     except (ValueError, UnicodeDecodeError, RecursionError):
         return ""
     subject = claims.get("sub") if isinstance(claims, dict) else None
-    if not isinstance(subject, str):
-        return ""
-    try:
-        subject.encode("utf-8")  # JSON can spell a lone surrogate; no store can key on it
-    except UnicodeEncodeError:
-        return ""
-    return subject
+    return subject if storable(subject) else ""  # JSON can spell what no store can key on
 
 
 # endpoint -> (settings attribute holding the limit, key function)
